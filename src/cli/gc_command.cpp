@@ -1,0 +1,56 @@
+#include "commands.hpp"
+#include "core/gc.hpp"
+#include "output.hpp"
+#include "util/human.hpp"
+
+#include <iostream>
+
+namespace treecast::cli {
+
+namespace {
+
+struct GcArgs
+{
+  StoreOptions store;
+  std::uint64_t keep = 0;
+};
+
+int run_gc(const GcArgs& args)
+{
+  auto store = open_store(args.store);
+  if (!store) {
+    return fail(store.error());
+  }
+  auto report = core::gc(*store, args.store.channel, args.keep);
+  if (!report) {
+    return fail(report.error());
+  }
+  std::cout << "dropped " << report->dropped.size() << " version"
+            << (report->dropped.size() == 1 ? "" : "s");
+  for (std::size_t i = 0; i < report->dropped.size(); ++i) {
+    std::cout << (i == 0 ? " (" : ", ") << 'v' << report->dropped[i];
+  }
+  std::cout << (report->dropped.empty() ? "" : ")") << ", removed " << report->objects_removed
+            << " objects (" << util::human_size(report->bytes_freed) << ")";
+  if (report->temp_removed > 0) {
+    std::cout << " and " << report->temp_removed << " leftover temporary files";
+  }
+  std::cout << '\n';
+  return 0;
+}
+
+} // namespace
+
+void add_gc(CLI::App& app, Runner& selected)
+{
+  auto args = std::make_shared<GcArgs>();
+  auto* cmd = app.add_subcommand(
+    "gc", "Drop all but the newest versions of a channel and the content nothing uses");
+  add_store_options(*cmd, args->store);
+  cmd->add_option("--keep", args->keep, "How many of the newest versions to keep (at least 1)")
+    ->required()
+    ->check(CLI::PositiveNumber);
+  cmd->callback([args, &selected] { selected = [args] { return run_gc(*args); }; });
+}
+
+} // namespace treecast::cli

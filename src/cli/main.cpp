@@ -1,0 +1,43 @@
+// treecast: mirrors a directory tree from one master to a fleet.
+//
+// main parses the command line, runs the chosen subcommand, and turns its
+// outcome into an exit code (treecast(1), EXIT STATUS). It is the one place
+// that catches exceptions: they mean a bug, and exit 1.
+
+#include "commands.hpp"
+#include "output.hpp"
+
+#include <exception>
+#include <iostream>
+
+int main(int argc, char** argv)
+{
+  using namespace treecast::cli;
+
+  CLI::App app("treecast: mirror a directory tree to a fleet, one whole version at a time.",
+               "treecast");
+  app.set_version_flag("--version", "treecast 0.1.0");
+  app.require_subcommand(1);
+  app.footer("Run 'treecast COMMAND --help' for a command's options; man treecast for more.");
+
+  Runner selected;
+  add_snapshot(app, selected);
+  add_log(app, selected);
+  add_show(app, selected);
+  add_diff(app, selected);
+  add_checkout(app, selected);
+  add_gc(app, selected);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : static_cast<int>(Exit::usage);
+  }
+  try {
+    return selected ? selected() : static_cast<int>(Exit::usage);
+  } catch (const std::exception& e) {
+    std::cerr << "treecast: internal error: " << e.what() << '\n';
+    return static_cast<int>(Exit::internal);
+  }
+}

@@ -1,0 +1,38 @@
+#pragma once
+
+// Writing a version into a folder: every file is streamed from the store and
+// its hash verified, then modes, owners (as root) and mtimes are set.
+//
+// All or nothing: the tree is built in a temporary sibling folder and renamed
+// to its place only when complete, so DIR either holds the whole version or
+// is as it was (absent or empty).
+
+#include "core/store.hpp"
+
+#include <string>
+
+namespace treecast::core {
+
+struct CheckoutReport
+{
+  std::size_t files = 0;
+  std::size_t folders = 0;
+  std::size_t symlinks = 0;
+  std::uint64_t bytes = 0;
+};
+
+enum class Owners : std::uint8_t
+{
+  keep,    // files belong to whoever runs treecast
+  restore, // manifest owners: by name where the name exists here, else by number (needs root)
+};
+
+[[nodiscard]] util::Result<CheckoutReport> checkout(const Store& store,
+                                                    const Manifest& manifest,
+                                                    const std::string& dir,
+                                                    Owners owners);
+
+// The uid and gid a manifest entry maps to on this machine.
+[[nodiscard]] std::pair<std::uint32_t, std::uint32_t> local_owner(const Entry& entry);
+
+} // namespace treecast::core

@@ -1,0 +1,490 @@
+#include "store.hpp"
+
+#include "util/bytes.hpp"
+#include "util/human.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <set>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace treecast::core {
+
+namespace {
+
+constexpr char k_marker[] = ".treecast-store";
+constexpr char k_marker_text[] = "treecast store 1\n";
+
+// Object header (format: OBJECT): "TCOB" u8:version u8:codec u64le:raw-size hash128
+constexpr std::uint8_t k_object_magic[4] = { 'T', 'C', 'O', 'B' };
+constexpr std::uint8_t k_object_version = 1;
+constexpr std::uint8_t k_codec_zstd = 1; // format
+constexpr std::size_t k_object_header = 4 + 1 + 1 + 8 + 16;
+
+// Below this many objects, fsync each; above, one syncfs is far cheaper.
+constexpr std::size_t k_fsync_each_limit = 32;
+
+std::vector<std::uint8_t> object_header(std::uint64_t raw_size, const util::Hash128& hash)
+{
+  util::ByteWriter w;
+  w.bytes(k_object_magic);
+  w.u8(k_object_version);
+  w.u8(k_codec_zstd);
+  w.u64le(raw_size);
+  w.bytes(hash.bytes);
+  return w.take();
+}
+
+util::Error corrupt(const util::Hash128& hash, const std::string& path, const std::string& what)
+{
+  return util::make_error(
+    util::Errc::data, "object " + hash.hex() + " (" + util::quote(path) + ") is corrupt: " + what);
+}
+
+util::Result<Lock> take_lock(const std::string& path, int operation)
+{
+  util::Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd) {
+    return util::io_error(path, "cannot open lock file", errno);
+  }
+  while (::flock(fd.get(), operation) != 0) {
+    if (errno != EINTR) {
+      return util::io_error(path, "cannot lock", errno);
+    }
+  }
+  return Lock(std::move(fd));
+}
+
+std::string version_path(const std::string& channel_dir, std::uint64_t number)
+{
+  return channel_dir + "/versions/" + std::to_string(number);
+}
+
+} // namespace
+
+// ---- ObjectWriter
+
+ObjectWriter::ObjectWriter(util::Fd fd, std::string temp_path, int level, int workers)
+  : m_fd(std::move(fd)), m_temp_path(std::move(temp_path)),
+    m_hasher(std::make_unique<util::Hasher>()),
+    m_compressor(std::make_unique<util::ZstdCompressor>(level, workers))
+{
+  m_buffer.reserve(256 * 1024);
+}
+
+ObjectWriter::ObjectWriter(ObjectWriter&&) noexcept = default;
+
+ObjectWriter::~ObjectWriter()
+{
+  if (!m_temp_path.empty()) {
+    ::unlink(m_temp_path.c_str());
+  }
+}
+
+util::Status ObjectWriter::write(std::span<const std::uint8_t> data)
+{
+  m_hasher->update(data);
+  m_raw_size += data.size();
+  return m_compressor->update(data, [this](std::span<const std::uint8_t> out) -> util::Status {
+    m_buffer.insert(m_buffer.end(), out.begin(), out.end());
+    if (m_buffer.size() >= 256 * 1024) {
+      auto s = util::write_all(m_fd.get(), m_buffer, m_temp_path);
+      m_buffer.clear();
+      return s;
+    }
+    return {};
+  });
+}
+
+util::Result<PendingObject> ObjectWriter::finish()
+{
+  auto s = m_compressor->finish([this](std::span<const std::uint8_t> out) -> util::Status {
+    m_buffer.insert(m_buffer.end(), out.begin(), out.end());
+    return {};
+  });
+  if (!s) {
+    return s.error();
+  }
+  if (s = util::write_all(m_fd.get(), m_buffer, m_temp_path); !s) {
+    return s.error();
+  }
+  m_buffer.clear();
+  PendingObject object{ m_hasher->digest(), m_raw_size, m_temp_path };
+  const auto header = object_header(object.raw_size, object.hash);
+  if (::pwrite(m_fd.get(), header.data(), header.size(), 0) !=
+      static_cast<ssize_t>(header.size())) {
+    return util::io_error(m_temp_path, "write failed", errno);
+  }
+  m_fd.reset();
+  m_temp_path.clear(); // handed over
+  return object;
+}
+
+// ---- Store
+
+util::Result<Store> Store::open(const std::string& root, Create create)
+{
+  const std::string marker = util::join(root, k_marker);
+  struct stat st
+  {};
+  if (::stat(marker.c_str(), &st) != 0) {
+    if (errno != ENOENT) {
+      return util::io_error(root, "cannot open store", errno);
+    }
+    if (create == Create::no) {
+      return util::make_error(util::Errc::not_found,
+                              util::quote(root) + " is not a treecast store (no " + k_marker +
+                                "); make one with treecast snapshot, or pass --store");
+    }
+    for (const char* sub : { "", "/objects", "/tmp", "/channels" }) {
+      if (auto s = util::make_dirs(root + sub); !s) {
+        return s.error();
+      }
+    }
+    const std::string_view text = k_marker_text;
+    if (auto s = util::write_file_atomic(
+          marker,
+          { reinterpret_cast<const std::uint8_t*>(text.data()), text.size() },
+          util::Durability::fsync);
+        !s) {
+      return s.error();
+    }
+  } else {
+    auto text = util::read_file(marker, 4096);
+    if (!text) {
+      return text.error();
+    }
+    if (std::string(text->begin(), text->end()) != k_marker_text) {
+      return util::make_error(util::Errc::data,
+                              util::quote(marker) + ": unsupported store format (this treecast "
+                                                    "reads \"treecast store 1\")");
+    }
+  }
+  return Store(root);
+}
+
+std::string Store::channel_dir(std::string_view channel) const
+{
+  return m_root + "/channels/" + std::string(channel);
+}
+
+std::string Store::object_path(const util::Hash128& hash) const
+{
+  const std::string hex = hash.hex();
+  return m_root + "/objects/" + hex.substr(0, 2) + "/" + hex.substr(2);
+}
+
+util::Result<Lock> Store::lock_store(LockMode mode) const
+{
+  return take_lock(m_root + "/lock", mode == LockMode::shared ? LOCK_SH : LOCK_EX);
+}
+
+util::Result<Lock> Store::lock_channel(std::string_view channel) const
+{
+  const std::string dir = channel_dir(channel);
+  if (auto s = util::make_dirs(dir + "/versions"); !s) {
+    return s.error();
+  }
+  return take_lock(dir + "/lock", LOCK_EX);
+}
+
+bool Store::has_object(const util::Hash128& hash) const
+{
+  return ::access(object_path(hash).c_str(), F_OK) == 0;
+}
+
+util::Result<std::uint64_t> Store::object_size(const util::Hash128& hash) const
+{
+  const std::string path = object_path(hash);
+  util::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    return util::make_error(errno == ENOENT ? util::Errc::not_found : util::Errc::io,
+                            "object " + hash.hex() + ": " + util::os_error(path, "open", errno));
+  }
+  std::uint8_t header[k_object_header];
+  if (::pread(fd.get(), header, sizeof header, 0) != static_cast<ssize_t>(sizeof header)) {
+    return corrupt(hash, path, "short header");
+  }
+  util::ByteReader r({ header, sizeof header });
+  r.bytes("magic", 4);
+  r.u8("version");
+  r.u8("codec");
+  return r.u64le("raw size");
+}
+
+util::Status Store::read_object(const util::Hash128& hash, const util::ByteSink& sink) const
+{
+  const std::string path = object_path(hash);
+  util::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) {
+      return util::make_error(util::Errc::data,
+                              "object " + hash.hex() + " is missing from the store " +
+                                util::quote(m_root));
+    }
+    return util::io_error(path, "cannot open object", errno);
+  }
+  ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  std::vector<std::uint8_t> buffer(256 * 1024);
+  ssize_t n = ::read(fd.get(), buffer.data(), k_object_header);
+  if (n != static_cast<ssize_t>(k_object_header)) {
+    return corrupt(hash, path, "short header");
+  }
+  util::ByteReader r({ buffer.data(), k_object_header });
+  const auto magic = r.bytes("magic", 4);
+  const auto version = r.u8("version");
+  const auto codec = r.u8("codec");
+  const auto raw_size = r.u64le("raw size");
+  const auto named = r.bytes("hash", 16);
+  if (!std::equal(magic.begin(), magic.end(), std::begin(k_object_magic)) ||
+      version != k_object_version || codec != k_codec_zstd) {
+    return corrupt(hash, path, "bad header");
+  }
+  if (!std::equal(named.begin(), named.end(), hash.bytes.begin())) {
+    return corrupt(hash, path, "header names another object");
+  }
+
+  util::Hasher hasher;
+  std::uint64_t produced = 0;
+  util::ZstdDecompressor decompressor;
+  const util::ByteSink check = [&](std::span<const std::uint8_t> out) -> util::Status {
+    produced += out.size();
+    if (produced > raw_size) {
+      return corrupt(hash, path, "content longer than recorded");
+    }
+    hasher.update(out);
+    return sink(out);
+  };
+  for (;;) {
+    n = ::read(fd.get(), buffer.data(), buffer.size());
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return util::io_error(path, "read failed", errno);
+    }
+    if (n == 0) {
+      break;
+    }
+    if (auto s = decompressor.update({ buffer.data(), static_cast<std::size_t>(n) }, check); !s) {
+      if (s.error().code == util::Errc::data && !s.error().message.starts_with("object ")) {
+        return corrupt(hash, path, s.error().message);
+      }
+      return s;
+    }
+  }
+  if (!decompressor.frame_complete() || produced != raw_size) {
+    return corrupt(hash, path, "truncated");
+  }
+  if (hasher.digest() != hash) {
+    return corrupt(hash, path, "content does not match its hash");
+  }
+  return {};
+}
+
+util::Result<ObjectWriter> Store::new_object(int level, int workers) const
+{
+  std::string temp = m_root + "/tmp/object.XXXXXX";
+  util::Fd fd(::mkostemp(temp.data(), O_CLOEXEC));
+  if (!fd) {
+    return util::io_error(temp, "cannot create temporary object", errno);
+  }
+  ::fchmod(fd.get(), 0444);
+  // Room for the header, filled in by finish().
+  if (::lseek(fd.get(), k_object_header, SEEK_SET) < 0) {
+    ::unlink(temp.c_str());
+    return util::io_error(temp, "seek failed", errno);
+  }
+  return ObjectWriter(std::move(fd), std::move(temp), level, workers);
+}
+
+util::Status Store::publish(const std::vector<PendingObject>& objects) const
+{
+  if (objects.empty()) {
+    return {};
+  }
+  // 1. Contents durable before any becomes visible.
+  const bool each = objects.size() <= k_fsync_each_limit;
+  if (each) {
+    for (const PendingObject& object : objects) {
+      util::Fd fd(::open(object.temp_path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!fd || ::fsync(fd.get()) != 0) {
+        return util::io_error(object.temp_path, "fsync failed", errno);
+      }
+    }
+  } else {
+    util::Fd fd(::open((m_root + "/tmp").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd || ::syncfs(fd.get()) != 0) {
+      return util::io_error(m_root, "syncfs failed", errno);
+    }
+  }
+  // 2. Rename into place.
+  std::set<std::string> folders;
+  for (const PendingObject& object : objects) {
+    const std::string target = object_path(object.hash);
+    const std::string folder = target.substr(0, target.rfind('/'));
+    if (folders.insert(folder).second) {
+      if (::mkdir(folder.c_str(), 0755) != 0 && errno != EEXIST) {
+        return util::io_error(folder, "cannot create folder", errno);
+      }
+    }
+    if (::access(target.c_str(), F_OK) == 0) {
+      ::unlink(object.temp_path.c_str());
+      continue;
+    }
+    if (::rename(object.temp_path.c_str(), target.c_str()) != 0) {
+      return util::io_error(target, "cannot publish object", errno);
+    }
+  }
+  // 3. The renames durable before any manifest names them.
+  if (each) {
+    folders.insert(m_root + "/objects");
+    for (const std::string& folder : folders) {
+      if (auto s = util::fsync_dir(folder); !s) {
+        return s;
+      }
+    }
+  } else {
+    util::Fd fd(::open((m_root + "/objects").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd || ::syncfs(fd.get()) != 0) {
+      return util::io_error(m_root, "syncfs failed", errno);
+    }
+  }
+  return {};
+}
+
+util::Result<std::vector<std::string>> Store::channels() const
+{
+  std::vector<std::string> names;
+  const std::string dir = m_root + "/channels";
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    return util::io_error(dir, "cannot list", errno);
+  }
+  while (const dirent* e = ::readdir(d)) {
+    if (e->d_name[0] != '.' && validate_channel(e->d_name)) {
+      names.emplace_back(e->d_name);
+    }
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+util::Result<std::optional<Ref>> Store::latest(std::string_view channel) const
+{
+  const std::string path = channel_dir(channel) + "/latest";
+  auto bytes = util::read_file(path, 256);
+  if (!bytes) {
+    if (bytes.error().code == util::Errc::not_found) {
+      return std::optional<Ref>();
+    }
+    return bytes.error();
+  }
+  const std::string text(bytes->begin(), bytes->end());
+  Ref ref;
+  const auto space = text.find(' ');
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ref.number);
+  std::optional<util::Hash128> id;
+  if (space != std::string::npos && text.size() == space + 34 && text.back() == '\n') {
+    id = util::Hash128::from_hex(std::string_view(text).substr(space + 1, 32));
+  }
+  if (ec != std::errc() || end != text.data() + space || !id || ref.number == 0) {
+    return util::make_error(util::Errc::data, util::quote(path) + ": malformed ref");
+  }
+  ref.id = *id;
+  return std::optional<Ref>(ref);
+}
+
+util::Result<std::vector<std::uint64_t>> Store::versions(std::string_view channel) const
+{
+  std::vector<std::uint64_t> numbers;
+  const std::string dir = channel_dir(channel) + "/versions";
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    if (errno == ENOENT) {
+      return numbers;
+    }
+    return util::io_error(dir, "cannot list", errno);
+  }
+  while (const dirent* e = ::readdir(d)) {
+    std::uint64_t number = 0;
+    const char* end = e->d_name + std::strlen(e->d_name);
+    const auto [p, ec] = std::from_chars(e->d_name, end, number);
+    if (ec == std::errc() && p == end && number > 0) {
+      numbers.push_back(number);
+    }
+  }
+  ::closedir(d);
+  std::sort(numbers.begin(), numbers.end());
+  return numbers;
+}
+
+util::Result<Manifest> Store::read_manifest(std::string_view channel, std::uint64_t number) const
+{
+  const std::string path = version_path(channel_dir(channel), number);
+  auto compressed = util::read_file(path, k_max_manifest_bytes);
+  if (!compressed) {
+    if (compressed.error().code == util::Errc::not_found) {
+      return util::make_error(util::Errc::not_found,
+                              "channel " + std::string(channel) + " has no version " +
+                                std::to_string(number));
+    }
+    return compressed.error();
+  }
+  auto bytes = util::zstd_decompress(*compressed, k_max_manifest_bytes);
+  if (!bytes) {
+    return util::make_error(util::Errc::data,
+                            "invalid manifest " + util::quote(path) + ": " + bytes.error().message);
+  }
+  auto manifest = decode(*bytes, path);
+  if (manifest && (manifest->header.channel != channel || manifest->header.number != number)) {
+    return util::make_error(util::Errc::data,
+                            "invalid manifest " + util::quote(path) + ": it is version " +
+                              std::to_string(manifest->header.number) + " of channel " +
+                              manifest->header.channel);
+  }
+  return manifest;
+}
+
+util::Status Store::add_version(const Manifest& manifest) const
+{
+  const std::string dir = channel_dir(manifest.header.channel);
+  if (auto s = util::make_dirs(dir + "/versions"); !s) {
+    return s;
+  }
+  const auto compressed = util::zstd_compress(encode(manifest), 3);
+  if (auto s = util::write_file_atomic(
+        version_path(dir, manifest.header.number), compressed, util::Durability::fsync);
+      !s) {
+    return s;
+  }
+  const std::string ref = std::to_string(manifest.header.number) + " " + manifest.id.hex() + "\n";
+  return util::write_file_atomic(dir + "/latest",
+                                 { reinterpret_cast<const std::uint8_t*>(ref.data()), ref.size() },
+                                 util::Durability::fsync);
+}
+
+util::Status Store::remove_version(std::string_view channel, std::uint64_t number) const
+{
+  auto latest_ref = latest(channel);
+  if (!latest_ref) {
+    return latest_ref.error();
+  }
+  if (*latest_ref && (*latest_ref)->number == number) {
+    throw std::logic_error("remove_version: refusing to drop the latest version");
+  }
+  const std::string path = version_path(channel_dir(channel), number);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return util::io_error(path, "cannot remove", errno);
+  }
+  return {};
+}
+
+} // namespace treecast::core

@@ -1,0 +1,143 @@
+#pragma once
+
+// The store: one folder holding a master's (or a follower cache's) content-
+// addressed objects and each channel's versions.
+//
+//   STORE/.treecast-store          marker and format version
+//   STORE/lock                     flock: shared by writers and readers, exclusive by gc
+//   STORE/objects/3f/9a0c...       file contents, keyed by XXH3-128 (format: OBJECT)
+//   STORE/tmp/                     objects being written; never read from
+//   STORE/channels/NAME/lock       flock: exclusive while a version is being made or dropped
+//   STORE/channels/NAME/versions/N the manifest of version N, zstd-compressed
+//   STORE/channels/NAME/latest     "N IDHEX\n": the channel's newest version
+//   STORE/channels/NAME/statcache  the snapshot's stat cache (a cache: may vanish)
+//
+// Writes are atomic: objects are written to tmp/, made durable, then renamed
+// into objects/; a manifest is written (temp, fsync, rename, fsync of the
+// folder) only once its objects are durable, and the ref only once its
+// manifest is. A killed process leaves at most files in tmp/, which gc
+// removes. Reading an object verifies its hash.
+
+#include "core/manifest.hpp"
+#include "util/file.hpp"
+#include "util/hash.hpp"
+#include "util/result.hpp"
+#include "util/zstd.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace treecast::core {
+
+struct Ref
+{
+  std::uint64_t number = 0;
+  util::Hash128 id;
+};
+
+// An object written to tmp/ and not yet visible; see Store::publish.
+struct PendingObject
+{
+  util::Hash128 hash;
+  std::uint64_t raw_size = 0;
+  std::string temp_path;
+};
+
+// Streams one file's content into a new object: hashes what it is given,
+// compresses it into a file in tmp/. Not thread-safe; one per worker.
+class ObjectWriter
+{
+public:
+  ObjectWriter(ObjectWriter&&) noexcept;
+  ~ObjectWriter(); // removes the temp file unless finish() handed it over
+
+  [[nodiscard]] util::Status write(std::span<const std::uint8_t> data);
+  // Ends the object: the hash is of exactly the bytes written.
+  [[nodiscard]] util::Result<PendingObject> finish();
+
+private:
+  friend class Store;
+  ObjectWriter(util::Fd fd, std::string temp_path, int level, int workers);
+
+  util::Fd m_fd;
+  std::string m_temp_path;
+  std::unique_ptr<util::Hasher> m_hasher;
+  std::unique_ptr<util::ZstdCompressor> m_compressor;
+  std::vector<std::uint8_t> m_buffer;
+  std::uint64_t m_raw_size = 0;
+};
+
+// A held flock; released on destruction.
+class Lock
+{
+public:
+  Lock() = default;
+  explicit Lock(util::Fd fd) : m_fd(std::move(fd)) {}
+
+private:
+  util::Fd m_fd;
+};
+
+enum class LockMode : std::uint8_t
+{
+  shared,
+  exclusive
+};
+enum class Create : std::uint8_t
+{
+  yes,
+  no
+};
+
+class Store
+{
+public:
+  [[nodiscard]] static util::Result<Store> open(const std::string& root, Create create);
+
+  const std::string& root() const { return m_root; }
+  std::string channel_dir(std::string_view channel) const;
+  std::string object_path(const util::Hash128& hash) const;
+
+  // Locks: store-wide (shared for making or reading versions, exclusive for
+  // gc) and per channel (exclusive while making or dropping its versions).
+  // Both block until granted. Take the channel lock first.
+  [[nodiscard]] util::Result<Lock> lock_store(LockMode mode) const;
+  [[nodiscard]] util::Result<Lock> lock_channel(std::string_view channel) const;
+
+  // Objects
+  bool has_object(const util::Hash128& hash) const;
+  // The object's raw (uncompressed) size, from its header.
+  [[nodiscard]] util::Result<std::uint64_t> object_size(const util::Hash128& hash) const;
+  // Streams the object's content to sink, verifying its hash and size; a
+  // corrupt object is an Errc::data error naming it (the sink may have seen
+  // part of the content by then).
+  [[nodiscard]] util::Status read_object(const util::Hash128& hash,
+                                         const util::ByteSink& sink) const;
+  // level: zstd level; workers > 0 compresses one large object on libzstd threads.
+  [[nodiscard]] util::Result<ObjectWriter> new_object(int level, int workers = 0) const;
+  // Makes pending objects durable and visible under objects/. An object
+  // already present is kept and the pending copy dropped.
+  [[nodiscard]] util::Status publish(const std::vector<PendingObject>& objects) const;
+
+  // Channels and versions
+  [[nodiscard]] util::Result<std::vector<std::string>> channels() const;
+  [[nodiscard]] util::Result<std::optional<Ref>> latest(std::string_view channel) const;
+  // Version numbers on disk, ascending.
+  [[nodiscard]] util::Result<std::vector<std::uint64_t>> versions(std::string_view channel) const;
+  [[nodiscard]] util::Result<Manifest> read_manifest(std::string_view channel,
+                                                     std::uint64_t number) const;
+  // Records a new version (its objects already published) and moves the
+  // channel's latest ref to it. Hold the channel lock.
+  [[nodiscard]] util::Status add_version(const Manifest& manifest) const;
+  // Drops a version's manifest (gc). Never the latest one.
+  [[nodiscard]] util::Status remove_version(std::string_view channel, std::uint64_t number) const;
+
+private:
+  explicit Store(std::string root) : m_root(std::move(root)) {}
+
+  std::string m_root;
+};
+
+} // namespace treecast::core

@@ -1,0 +1,154 @@
+#include "zstd.hpp"
+
+#include <zstd.h>
+
+#include <new>
+#include <stdexcept>
+
+namespace treecast::util {
+
+namespace {
+
+ZSTD_CCtx* cctx(void* p)
+{
+  return static_cast<ZSTD_CCtx*>(p);
+}
+
+ZSTD_DCtx* dctx(void* p)
+{
+  return static_cast<ZSTD_DCtx*>(p);
+}
+
+} // namespace
+
+std::vector<std::uint8_t> zstd_compress(std::span<const std::uint8_t> data, int level)
+{
+  std::vector<std::uint8_t> out(ZSTD_compressBound(data.size()));
+  const std::size_t n = ZSTD_compress(out.data(), out.size(), data.data(), data.size(), level);
+  if (ZSTD_isError(n)) {
+    throw std::logic_error(std::string("zstd: ") + ZSTD_getErrorName(n));
+  }
+  out.resize(n);
+  return out;
+}
+
+Result<std::vector<std::uint8_t>> zstd_decompress(std::span<const std::uint8_t> data,
+                                                  std::size_t max_size)
+{
+  std::vector<std::uint8_t> out;
+  ZstdDecompressor decompressor;
+  auto status = decompressor.update(data, [&](std::span<const std::uint8_t> chunk) -> Status {
+    if (out.size() + chunk.size() > max_size) {
+      return make_error(Errc::data,
+                        "decompressed size exceeds the limit of " + std::to_string(max_size) +
+                          " bytes");
+    }
+    out.insert(out.end(), chunk.begin(), chunk.end());
+    return {};
+  });
+  if (!status) {
+    return status.error();
+  }
+  if (!decompressor.frame_complete()) {
+    return make_error(Errc::data, "truncated zstd frame");
+  }
+  return out;
+}
+
+ZstdCompressor::ZstdCompressor(int level, int workers)
+  : m_cctx(ZSTD_createCCtx()), m_out(ZSTD_CStreamOutSize())
+{
+  if (m_cctx == nullptr) {
+    throw std::bad_alloc();
+  }
+  ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_compressionLevel, level);
+  ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_checksumFlag, 0);
+  if (workers > 0) {
+    // Ignored (returns an error) by a libzstd built without threads.
+    (void)ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_nbWorkers, workers);
+  }
+}
+
+ZstdCompressor::~ZstdCompressor()
+{
+  ZSTD_freeCCtx(cctx(m_cctx));
+}
+
+Status ZstdCompressor::update(std::span<const std::uint8_t> input, const ByteSink& sink)
+{
+  ZSTD_inBuffer in{ input.data(), input.size(), 0 };
+  while (in.pos < in.size) {
+    ZSTD_outBuffer out{ m_out.data(), m_out.size(), 0 };
+    const std::size_t rc = ZSTD_compressStream2(cctx(m_cctx), &out, &in, ZSTD_e_continue);
+    if (ZSTD_isError(rc)) {
+      return make_error(Errc::data, std::string("zstd compression: ") + ZSTD_getErrorName(rc));
+    }
+    if (out.pos > 0) {
+      if (auto s = sink({ m_out.data(), out.pos }); !s) {
+        return s;
+      }
+    }
+  }
+  return {};
+}
+
+Status ZstdCompressor::finish(const ByteSink& sink)
+{
+  ZSTD_inBuffer in{ nullptr, 0, 0 };
+  for (;;) {
+    ZSTD_outBuffer out{ m_out.data(), m_out.size(), 0 };
+    const std::size_t remaining = ZSTD_compressStream2(cctx(m_cctx), &out, &in, ZSTD_e_end);
+    if (ZSTD_isError(remaining)) {
+      return make_error(Errc::data,
+                        std::string("zstd compression: ") + ZSTD_getErrorName(remaining));
+    }
+    if (out.pos > 0) {
+      if (auto s = sink({ m_out.data(), out.pos }); !s) {
+        return s;
+      }
+    }
+    if (remaining == 0) {
+      return {};
+    }
+  }
+}
+
+ZstdDecompressor::ZstdDecompressor() : m_dctx(ZSTD_createDCtx()), m_out(ZSTD_DStreamOutSize())
+{
+  if (m_dctx == nullptr) {
+    throw std::bad_alloc();
+  }
+  // Bounds the window a frame may ask for (and so the memory it may take).
+  ZSTD_DCtx_setParameter(dctx(m_dctx), ZSTD_d_windowLogMax, 27);
+}
+
+ZstdDecompressor::~ZstdDecompressor()
+{
+  ZSTD_freeDCtx(dctx(m_dctx));
+}
+
+Status ZstdDecompressor::update(std::span<const std::uint8_t> input, const ByteSink& sink)
+{
+  ZSTD_inBuffer in{ input.data(), input.size(), 0 };
+  // Loop until all input is consumed and the output buffer was not filled
+  // (a full buffer means more output may be pending).
+  for (;;) {
+    ZSTD_outBuffer out{ m_out.data(), m_out.size(), 0 };
+    const std::size_t rc = ZSTD_decompressStream(dctx(m_dctx), &out, &in);
+    if (ZSTD_isError(rc)) {
+      return make_error(Errc::data,
+                        std::string("corrupt compressed data: ") + ZSTD_getErrorName(rc));
+    }
+    m_frame_complete = rc == 0;
+    if (out.pos > 0) {
+      if (auto s = sink({ m_out.data(), out.pos }); !s) {
+        return s;
+      }
+    }
+    if (in.pos == in.size && out.pos < out.size) {
+      return {};
+    }
+  }
+}
+
+} // namespace treecast::util
