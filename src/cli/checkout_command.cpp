@@ -61,7 +61,7 @@ void add_checkout(CLI::App& app, Runner& selected)
                  args->owners,
                  "restore: recorded owners (by name, else number); keep: the caller's; "
                  "auto (default): restore when run as root")
-    ->check(CLI::IsMember({ "auto", "restore", "keep" }));
+    ->check(CLI::IsMember({"auto", "restore", "keep"}));
   cmd->callback([args, &selected] { selected = [args] { return run_checkout(*args); }; });
 }
 

@@ -71,8 +71,8 @@ int run_diff(const DiffArgs& args)
 
   if (args.json) {
     nlohmann::json j;
-    j["from"] = { { "number", a->header.number }, { "id", a->id.hex() } };
-    j["to"] = { { "number", b->header.number }, { "id", b->id.hex() } };
+    j["from"] = {{"number", a->header.number}, {"id", a->id.hex()}};
+    j["to"] = {{"number", b->header.number}, {"id", b->id.hex()}};
     j["changes"] = nlohmann::json::array();
     for (const core::Change& c : changes) {
       nlohmann::json item;

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -24,7 +25,9 @@ namespace {
 
 bool all_zero(std::span<const std::uint8_t> data)
 {
-  return std::all_of(data.begin(), data.end(), [](std::uint8_t b) { return b == 0; });
+  // Starts with zero and equals itself shifted by one byte: all zero.
+  return !data.empty() && data[0] == 0 &&
+         std::memcmp(data.data(), data.data() + 1, data.size() - 1) == 0;
 }
 
 timespec to_timespec(std::int64_t ns)
@@ -43,9 +46,9 @@ std::pair<std::string_view, std::string_view> split_parent(std::string_view path
 {
   const auto slash = path.rfind('/');
   if (slash == std::string_view::npos) {
-    return { {}, path };
+    return {{}, path};
   }
-  return { path.substr(0, slash), path.substr(slash + 1) };
+  return {path.substr(0, slash), path.substr(slash + 1)};
 }
 
 class TreeBuilder
@@ -168,7 +171,7 @@ private:
     if (e.type != EntryType::symlink && ::fchmodat(parent, name.c_str(), e.mode, 0) != 0) {
       return util::io_error(shown, "cannot set mode", errno);
     }
-    const timespec times[2] = { to_timespec(e.mtime_ns), to_timespec(e.mtime_ns) };
+    const timespec times[2] = {to_timespec(e.mtime_ns), to_timespec(e.mtime_ns)};
     if (::utimensat(parent, name.c_str(), times, flags | AT_SYMLINK_NOFOLLOW) != 0) {
       return util::io_error(shown, "cannot set times", errno);
     }
@@ -222,7 +225,7 @@ std::pair<std::uint32_t, std::uint32_t> local_owner(const Entry& entry)
       gid = found->gr_gid;
     }
   }
-  return { uid, gid };
+  return {uid, gid};
 }
 
 util::Result<CheckoutReport> checkout(const Store& store,

@@ -42,12 +42,12 @@ std::vector<Change> diff(const Manifest& a, const Manifest& b)
       const Entry& before = x[i++];
       const Entry& after = y[j++];
       if (before.type != after.type) {
-        changes.push_back({ ChangeKind::type, &before, &after });
+        changes.push_back({ChangeKind::type, &before, &after});
       } else if (before.hash != after.hash || before.size != after.size ||
                  before.target != after.target) {
-        changes.push_back({ ChangeKind::modified, &before, &after });
+        changes.push_back({ChangeKind::modified, &before, &after});
       } else if (!before.same_identity(after)) {
-        changes.push_back({ ChangeKind::mode, &before, &after });
+        changes.push_back({ChangeKind::mode, &before, &after});
       }
     }
   }
@@ -64,17 +64,17 @@ std::vector<Change> diff(const Manifest& a, const Manifest& b)
   for (const Entry* e : added) {
     auto found = e->type == EntryType::file ? by_hash.find(e->hash) : by_hash.end();
     if (found != by_hash.end() && !found->second.empty()) {
-      changes.push_back({ ChangeKind::renamed, found->second.back(), e });
+      changes.push_back({ChangeKind::renamed, found->second.back(), e});
       renamed_from.push_back(found->second.back());
       found->second.pop_back();
     } else {
-      changes.push_back({ ChangeKind::added, nullptr, e });
+      changes.push_back({ChangeKind::added, nullptr, e});
     }
   }
   std::sort(renamed_from.begin(), renamed_from.end());
   for (const Entry* e : removed) {
     if (!std::binary_search(renamed_from.begin(), renamed_from.end(), e)) {
-      changes.push_back({ ChangeKind::removed, e, nullptr });
+      changes.push_back({ChangeKind::removed, e, nullptr});
     }
   }
   std::sort(changes.begin(), changes.end(), [](const Change& p, const Change& q) {

@@ -19,7 +19,7 @@ namespace treecast::core {
 
 namespace {
 
-constexpr std::uint8_t k_magic[4] = { 'T', 'C', 'M', 'F' };
+constexpr std::uint8_t k_magic[4] = {'T', 'C', 'M', 'F'};
 constexpr std::uint8_t k_version = 1;
 // The smallest possible entry: prefix, suffix length, one path byte, type,
 // mode, uid, user, gid, group.
@@ -156,7 +156,7 @@ std::vector<std::uint8_t> encode(const Manifest& manifest)
   util::ByteWriter out;
   out.bytes(k_magic);
   out.u8(k_version);
-  const util::ByteWriter* sections[] = { &header, &entries, &info };
+  const util::ByteWriter* sections[] = {&header, &entries, &info};
   for (const util::ByteWriter* section : sections) {
     out.varint(section->size());
     out.bytes(section->data());

@@ -76,7 +76,7 @@ struct Manifest
 inline constexpr std::size_t k_max_path = 4095;
 inline constexpr std::size_t k_max_name = 255;
 inline constexpr std::size_t k_max_message = 65536;
-inline constexpr std::size_t k_max_manifest_bytes = std::size_t{ 1 } << 30;
+inline constexpr std::size_t k_max_manifest_bytes = std::size_t{1} << 30;
 
 // Sorts entries by path and fills in the id.
 void finalize(Manifest& manifest);

@@ -273,6 +273,12 @@ util::Result<SnapshotReport> snapshot(const Store& store,
     return store_lock.error();
   }
   const std::int64_t start_ns = util::now_ns();
+  // The stat cache's racy rule compares file timestamps with the file
+  // system's clock, which may lag start_ns by a tick.
+  auto fs_start = util::filesystem_now(store.channel_dir(options.channel) + "/lock");
+  if (!fs_start) {
+    return fs_start.error();
+  }
   auto latest = store.latest(options.channel);
   if (!latest) {
     return latest.error();
@@ -323,7 +329,7 @@ util::Result<SnapshotReport> snapshot(const Store& store,
   }
 
   std::vector<util::Result<FileOutcome>> outcomes(to_read.size(),
-                                                  util::Error{ util::Errc::io, "not read" });
+                                                  util::Error{util::Errc::io, "not read"});
   {
     std::mutex readers_mutex;
     std::vector<std::unique_ptr<FileReader>> idle_readers;
@@ -374,12 +380,12 @@ util::Result<SnapshotReport> snapshot(const Store& store,
     item.entry.uid = o.st.st_uid;
     item.entry.gid = o.st.st_gid;
     item.entry.mtime_ns = ns(o.st.st_mtim);
-    item.key = StatKey{ static_cast<std::uint64_t>(o.st.st_dev),
-                        static_cast<std::uint64_t>(o.st.st_ino),
-                        static_cast<std::uint64_t>(o.st.st_size),
-                        ns(o.st.st_mtim),
-                        ns(o.st.st_ctim),
-                        static_cast<std::uint32_t>(o.st.st_mode) };
+    item.key = StatKey{static_cast<std::uint64_t>(o.st.st_dev),
+                       static_cast<std::uint64_t>(o.st.st_ino),
+                       static_cast<std::uint64_t>(o.st.st_size),
+                       ns(o.st.st_mtim),
+                       ns(o.st.st_ctim),
+                       static_cast<std::uint32_t>(o.st.st_mode)};
     report.files_read += 1;
     report.bytes_read += o.bytes_read;
     if (o.object) {
@@ -397,7 +403,7 @@ util::Result<SnapshotReport> snapshot(const Store& store,
   manifest.header.time_ns = start_ns;
   manifest.header.message = options.message;
   manifest.entries.reserve(items.size());
-  StatCache new_cache(start_ns);
+  StatCache new_cache(std::min(*fs_start, start_ns));
   for (WalkItem& item : items) {
     if (item.entry.type == EntryType::file) {
       new_cache.insert(item.entry.path, item.key, item.entry.hash);

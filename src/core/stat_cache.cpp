@@ -13,9 +13,9 @@ namespace {
 
 // "TCSC" u8:version u64le:start zstd(entries) hash128 (a local cache file,
 // not exchanged between hosts; documented in treecast-formats(5) all the same).
-constexpr std::uint8_t k_magic[4] = { 'T', 'C', 'S', 'C' };
+constexpr std::uint8_t k_magic[4] = {'T', 'C', 'S', 'C'};
 constexpr std::uint8_t k_version = 1;
-constexpr std::size_t k_max_bytes = std::size_t{ 1 } << 30;
+constexpr std::size_t k_max_bytes = std::size_t{1} << 30;
 
 } // namespace
 
@@ -33,7 +33,7 @@ std::optional<util::Hash128> StatCache::lookup(const std::string& path, const St
 
 void StatCache::insert(std::string path, const StatKey& key, const util::Hash128& hash)
 {
-  m_entries.insert_or_assign(std::move(path), Item{ key, hash });
+  m_entries.insert_or_assign(std::move(path), Item{key, hash});
 }
 
 StatCache StatCache::load(const std::string& path)

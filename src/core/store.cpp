@@ -22,7 +22,7 @@ constexpr char k_marker[] = ".treecast-store";
 constexpr char k_marker_text[] = "treecast store 1\n";
 
 // Object header (format: OBJECT): "TCOB" u8:version u8:codec u64le:raw-size hash128
-constexpr std::uint8_t k_object_magic[4] = { 'T', 'C', 'O', 'B' };
+constexpr std::uint8_t k_object_magic[4] = {'T', 'C', 'O', 'B'};
 constexpr std::uint8_t k_object_version = 1;
 constexpr std::uint8_t k_codec_zstd = 1; // format
 constexpr std::size_t k_object_header = 4 + 1 + 1 + 8 + 16;
@@ -115,7 +115,7 @@ util::Result<PendingObject> ObjectWriter::finish()
     return s.error();
   }
   m_buffer.clear();
-  PendingObject object{ m_hasher->digest(), m_raw_size, m_temp_path };
+  PendingObject object{m_hasher->digest(), m_raw_size, m_temp_path};
   const auto header = object_header(object.raw_size, object.hash);
   if (::pwrite(m_fd.get(), header.data(), header.size(), 0) !=
       static_cast<ssize_t>(header.size())) {
@@ -142,16 +142,16 @@ util::Result<Store> Store::open(const std::string& root, Create create)
                               util::quote(root) + " is not a treecast store (no " + k_marker +
                                 "); make one with treecast snapshot, or pass --store");
     }
-    for (const char* sub : { "", "/objects", "/tmp", "/channels" }) {
+    for (const char* sub : {"", "/objects", "/tmp", "/channels"}) {
       if (auto s = util::make_dirs(root + sub); !s) {
         return s.error();
       }
     }
     const std::string_view text = k_marker_text;
-    if (auto s = util::write_file_atomic(
-          marker,
-          { reinterpret_cast<const std::uint8_t*>(text.data()), text.size() },
-          util::Durability::fsync);
+    if (auto s =
+          util::write_file_atomic(marker,
+                                  {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()},
+                                  util::Durability::fsync);
         !s) {
       return s.error();
     }
@@ -211,7 +211,7 @@ util::Result<std::uint64_t> Store::object_size(const util::Hash128& hash) const
   if (::pread(fd.get(), header, sizeof header, 0) != static_cast<ssize_t>(sizeof header)) {
     return corrupt(hash, path, "short header");
   }
-  util::ByteReader r({ header, sizeof header });
+  util::ByteReader r({header, sizeof header});
   r.bytes("magic", 4);
   r.u8("version");
   r.u8("codec");
@@ -236,7 +236,7 @@ util::Status Store::read_object(const util::Hash128& hash, const util::ByteSink&
   if (n != static_cast<ssize_t>(k_object_header)) {
     return corrupt(hash, path, "short header");
   }
-  util::ByteReader r({ buffer.data(), k_object_header });
+  util::ByteReader r({buffer.data(), k_object_header});
   const auto magic = r.bytes("magic", 4);
   const auto version = r.u8("version");
   const auto codec = r.u8("codec");
@@ -272,7 +272,7 @@ util::Status Store::read_object(const util::Hash128& hash, const util::ByteSink&
     if (n == 0) {
       break;
     }
-    if (auto s = decompressor.update({ buffer.data(), static_cast<std::size_t>(n) }, check); !s) {
+    if (auto s = decompressor.update({buffer.data(), static_cast<std::size_t>(n)}, check); !s) {
       if (s.error().code == util::Errc::data && !s.error().message.starts_with("object ")) {
         return corrupt(hash, path, s.error().message);
       }
@@ -467,7 +467,7 @@ util::Status Store::add_version(const Manifest& manifest) const
   }
   const std::string ref = std::to_string(manifest.header.number) + " " + manifest.id.hex() + "\n";
   return util::write_file_atomic(dir + "/latest",
-                                 { reinterpret_cast<const std::uint8_t*>(ref.data()), ref.size() },
+                                 {reinterpret_cast<const std::uint8_t*>(ref.data()), ref.size()},
                                  util::Durability::fsync);
 }
 

@@ -25,12 +25,12 @@ std::int64_t ns(const timespec& ts)
 
 StatKey key_of(const struct stat& st)
 {
-  return StatKey{ static_cast<std::uint64_t>(st.st_dev),
-                  static_cast<std::uint64_t>(st.st_ino),
-                  static_cast<std::uint64_t>(st.st_size),
-                  ns(st.st_mtim),
-                  ns(st.st_ctim),
-                  static_cast<std::uint32_t>(st.st_mode) };
+  return StatKey{static_cast<std::uint64_t>(st.st_dev),
+                 static_cast<std::uint64_t>(st.st_ino),
+                 static_cast<std::uint64_t>(st.st_size),
+                 ns(st.st_mtim),
+                 ns(st.st_ctim),
+                 static_cast<std::uint32_t>(st.st_mode)};
 }
 
 const char* special_kind(mode_t mode)

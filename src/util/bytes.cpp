@@ -64,7 +64,7 @@ std::uint64_t ByteReader::u64le(const char* field)
   }
   std::uint64_t value = 0;
   for (int i = 0; i < 8; ++i) {
-    value |= std::uint64_t{ m_data[m_offset + i] } << (8 * i);
+    value |= std::uint64_t{m_data[m_offset + i]} << (8 * i);
   }
   m_offset += 8;
   return value;
@@ -83,7 +83,7 @@ std::uint64_t ByteReader::varint(const char* field)
            ")");
       return 0;
     }
-    value |= std::uint64_t{ byte & 0x7fu } << shift;
+    value |= std::uint64_t{byte & 0x7fu} << shift;
     if ((byte & 0x80) == 0) {
       // Canonical encoding only: no redundant trailing zero groups.
       if (byte == 0 && shift > 0) {
@@ -124,7 +124,7 @@ std::string_view ByteReader::str_view(const char* field, std::size_t max)
 {
   const auto length = varint_max(field, max);
   const auto data = bytes(field, length);
-  return { reinterpret_cast<const char*>(data.data()), data.size() };
+  return {reinterpret_cast<const char*>(data.data()), data.size()};
 }
 
 std::string ByteReader::str(const char* field, std::size_t max)

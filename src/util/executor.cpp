@@ -23,7 +23,7 @@ void ThreadPool::for_each(std::size_t count, const std::function<void(std::size_
 {
   // Items are handed out one at a time from a shared counter, so a few large
   // files do not leave a thread idle behind a static split.
-  std::atomic<std::size_t> next{ 0 };
+  std::atomic<std::size_t> next{0};
   auto worker = [&] {
     for (std::size_t i = next++; i < count; i = next++) {
       task(i);

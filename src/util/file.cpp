@@ -260,6 +260,19 @@ Status remove_tree(const std::string& path)
 
 namespace treecast::util {
 
+Result<std::int64_t> filesystem_now(const std::string& path)
+{
+  if (::utimensat(AT_FDCWD, path.c_str(), nullptr, 0) != 0) {
+    return io_error(path, "cannot set the time", errno);
+  }
+  struct stat st
+  {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return io_error(path, "cannot stat", errno);
+  }
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
 Result<Fd> open_beneath(int root_fd, std::string_view relative, int flags, unsigned mode)
 {
   const std::string path = relative.empty() ? std::string(".") : std::string(relative);

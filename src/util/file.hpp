@@ -72,6 +72,12 @@ enum class Durability : std::uint8_t
 
 namespace treecast::util {
 
+// The file system's "now": sets path's mtime to the current time and returns
+// it in nanoseconds. File timestamps come from a coarse kernel clock that can
+// lag the system clock by a tick, so timestamps are compared with this, never
+// with the system clock.
+[[nodiscard]] Result<std::int64_t> filesystem_now(const std::string& path);
+
 // Opens relative (a path inside the folder open as root_fd) without ever
 // leaving that folder or following a symlink on the way (openat2 with
 // RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS). flags as for open(2).

@@ -8,7 +8,7 @@ namespace treecast::util {
 
 std::string human_size(std::uint64_t bytes)
 {
-  static constexpr const char* k_units[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
+  static constexpr const char* k_units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
   if (bytes < 1024) {
     return std::to_string(bytes) + " B";
   }

@@ -31,7 +31,7 @@ struct Error
 
 [[nodiscard]] inline Error make_error(Errc code, std::string message)
 {
-  return Error{ code, std::move(message) };
+  return Error{code, std::move(message)};
 }
 
 template <class T>
@@ -70,7 +70,7 @@ public:
   const Error& error() const { return m_error; }
 
 private:
-  Error m_error{ Errc::io, {} };
+  Error m_error{Errc::io, {}};
   bool m_ok = true;
 };
 

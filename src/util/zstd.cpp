@@ -76,15 +76,15 @@ ZstdCompressor::~ZstdCompressor()
 
 Status ZstdCompressor::update(std::span<const std::uint8_t> input, const ByteSink& sink)
 {
-  ZSTD_inBuffer in{ input.data(), input.size(), 0 };
+  ZSTD_inBuffer in{input.data(), input.size(), 0};
   while (in.pos < in.size) {
-    ZSTD_outBuffer out{ m_out.data(), m_out.size(), 0 };
+    ZSTD_outBuffer out{m_out.data(), m_out.size(), 0};
     const std::size_t rc = ZSTD_compressStream2(cctx(m_cctx), &out, &in, ZSTD_e_continue);
     if (ZSTD_isError(rc)) {
       return make_error(Errc::data, std::string("zstd compression: ") + ZSTD_getErrorName(rc));
     }
     if (out.pos > 0) {
-      if (auto s = sink({ m_out.data(), out.pos }); !s) {
+      if (auto s = sink({m_out.data(), out.pos}); !s) {
         return s;
       }
     }
@@ -94,16 +94,16 @@ Status ZstdCompressor::update(std::span<const std::uint8_t> input, const ByteSin
 
 Status ZstdCompressor::finish(const ByteSink& sink)
 {
-  ZSTD_inBuffer in{ nullptr, 0, 0 };
+  ZSTD_inBuffer in{nullptr, 0, 0};
   for (;;) {
-    ZSTD_outBuffer out{ m_out.data(), m_out.size(), 0 };
+    ZSTD_outBuffer out{m_out.data(), m_out.size(), 0};
     const std::size_t remaining = ZSTD_compressStream2(cctx(m_cctx), &out, &in, ZSTD_e_end);
     if (ZSTD_isError(remaining)) {
       return make_error(Errc::data,
                         std::string("zstd compression: ") + ZSTD_getErrorName(remaining));
     }
     if (out.pos > 0) {
-      if (auto s = sink({ m_out.data(), out.pos }); !s) {
+      if (auto s = sink({m_out.data(), out.pos}); !s) {
         return s;
       }
     }
@@ -129,22 +129,30 @@ ZstdDecompressor::~ZstdDecompressor()
 
 Status ZstdDecompressor::update(std::span<const std::uint8_t> input, const ByteSink& sink)
 {
-  ZSTD_inBuffer in{ input.data(), input.size(), 0 };
+  ZSTD_inBuffer in{input.data(), input.size(), 0};
   // Loop until all input is consumed and the output buffer was not filled
   // (a full buffer means more output may be pending).
   for (;;) {
-    ZSTD_outBuffer out{ m_out.data(), m_out.size(), 0 };
+    ZSTD_outBuffer out{m_out.data(), m_out.size(), 0};
     const std::size_t rc = ZSTD_decompressStream(dctx(m_dctx), &out, &in);
     if (ZSTD_isError(rc)) {
       return make_error(Errc::data,
                         std::string("corrupt compressed data: ") + ZSTD_getErrorName(rc));
     }
-    m_frame_complete = rc == 0;
     if (out.pos > 0) {
-      if (auto s = sink({ m_out.data(), out.pos }); !s) {
+      if (auto s = sink({m_out.data(), out.pos}); !s) {
         return s;
       }
     }
+    if (rc == 0) {
+      // A frame ended and is fully flushed; another may follow in the input.
+      m_frame_complete = true;
+      if (in.pos == in.size) {
+        return {};
+      }
+      continue;
+    }
+    m_frame_complete = false;
     if (in.pos == in.size && out.pos < out.size) {
       return {};
     }

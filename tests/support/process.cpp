@@ -58,7 +58,7 @@ RunResult run(const std::vector<std::string>& argv,
 
   RunResult result;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  pollfd fds[2] = { { out_pipe[0], POLLIN, 0 }, { err_pipe[0], POLLIN, 0 } };
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
   int open_pipes = 2;
   while (open_pipes > 0) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -104,7 +104,7 @@ RunResult treecast(const std::vector<std::string>& args,
                    const std::vector<std::string>& env,
                    std::chrono::milliseconds timeout)
 {
-  std::vector<std::string> argv{ TREECAST_BIN };
+  std::vector<std::string> argv{TREECAST_BIN};
   argv.insert(argv.end(), args.begin(), args.end());
   return run(argv, env, timeout);
 }
