@@ -40,9 +40,10 @@ int run_checkout(const CheckoutArgs& args)
     return fail(report.error());
   }
   std::cout << version_label(m->header.number, m->id) << " checked out into "
-            << util::quote(args.dir) << " (" << report->files << " files, " << report->folders
-            << " folders, " << report->symlinks << " symlinks, " << util::human_size(report->bytes)
-            << ")\n";
+            << util::quote(args.dir) << " (" << count(report->files, "file", "files") << ", "
+            << count(report->folders, "folder", "folders") << ", "
+            << count(report->symlinks, "symlink", "symlinks") << ", "
+            << util::human_size(report->bytes) << ")\n";
   return 0;
 }
 
@@ -57,8 +58,7 @@ void add_checkout(CLI::App& app, Runner& selected)
   cmd->add_option("DIR", args->dir, "An empty or new folder")->required();
   add_store_options(*cmd, args->store);
   cmd
-    ->add_option("--owners",
-                 args->owners,
+    ->add_option("--owners", args->owners,
                  "restore: recorded owners (by name, else number); keep: the caller's; "
                  "auto (default): restore when run as root")
     ->check(CLI::IsMember({"auto", "restore", "keep"}));

@@ -30,10 +30,12 @@ int run_gc(const GcArgs& args)
   for (std::size_t i = 0; i < report->dropped.size(); ++i) {
     std::cout << (i == 0 ? " (" : ", ") << 'v' << report->dropped[i];
   }
-  std::cout << (report->dropped.empty() ? "" : ")") << ", removed " << report->objects_removed
-            << " objects (" << util::human_size(report->bytes_freed) << ")";
+  std::cout << (report->dropped.empty() ? "" : ")") << ", removed "
+            << count(report->objects_removed, "object", "objects") << " ("
+            << util::human_size(report->bytes_freed) << ")";
   if (report->temp_removed > 0) {
-    std::cout << " and " << report->temp_removed << " leftover temporary files";
+    std::cout << " and "
+              << count(report->temp_removed, "leftover temporary file", "leftover temporary files");
   }
   std::cout << '\n';
   return 0;

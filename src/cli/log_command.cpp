@@ -53,9 +53,9 @@ int run_log(const LogArgs& args)
     return fail(numbers.error());
   }
   if (numbers->empty()) {
-    return fail(util::make_error(util::Errc::not_found,
-                                 "channel " + args.store.channel + " has no versions in " +
-                                   util::quote(store->root())));
+    return fail(util::make_error(util::Errc::not_found, "channel " + args.store.channel +
+                                                          " has no versions in " +
+                                                          util::quote(store->root())));
   }
   nlohmann::json all = nlohmann::json::array();
   for (auto it = numbers->rbegin(); it != numbers->rend(); ++it) {
@@ -68,7 +68,8 @@ int run_log(const LogArgs& args)
       continue;
     }
     std::cout << version_label(m->header.number, m->id) << "  " << util::utc_time(m->header.time_ns)
-              << "  " << m->file_count() << " files, " << util::human_size(m->content_bytes());
+              << "  " << count(m->file_count(), "file", "files") << ", "
+              << util::human_size(m->content_bytes());
     if (!m->header.message.empty()) {
       std::cout << "  " << m->header.message;
     }
@@ -112,15 +113,13 @@ int run_show(const ShowArgs& args)
             << '\n'
             << "time     " << util::utc_time(m->header.time_ns) << '\n'
             << "message  " << m->header.message << '\n'
-            << "entries  " << m->entries.size() << " (" << m->file_count() << " files, " << folders
-            << " folders, " << links << " symlinks), " << util::human_size(m->content_bytes())
+            << "entries  " << m->entries.size() << " (" << count(m->file_count(), "file", "files")
+            << ", " << count(folders, "folder", "folders") << ", "
+            << count(links, "symlink", "symlinks") << "), " << util::human_size(m->content_bytes())
             << "\n\n";
   for (const core::Entry& e : m->entries) {
     char line[128];
-    std::snprintf(line,
-                  sizeof line,
-                  "%s %-8s %-8s %12llu  ",
-                  mode_string(e).c_str(),
+    std::snprintf(line, sizeof line, "%s %-8s %-8s %12llu  ", mode_string(e).c_str(),
                   e.user.empty() ? std::to_string(e.uid).c_str() : e.user.c_str(),
                   e.group.empty() ? std::to_string(e.gid).c_str() : e.group.c_str(),
                   static_cast<unsigned long long>(e.size));

@@ -35,6 +35,11 @@ int fail(const util::Error& error)
   return static_cast<int>(exit_for(error));
 }
 
+std::string count(std::uint64_t n, std::string_view singular, std::string_view plural)
+{
+  return std::to_string(n) + " " + std::string(n == 1 ? singular : plural);
+}
+
 std::string version_label(std::uint64_t number, const util::Hash128& id)
 {
   return "v" + std::to_string(number) + " " + id.short_hex();

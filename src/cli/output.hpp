@@ -32,6 +32,10 @@ void warn(std::string_view message);
 // Prints the error and returns its exit code.
 [[nodiscard]] int fail(const util::Error& error);
 
+// "1 file", "2 files"
+[[nodiscard]] std::string count(std::uint64_t n, std::string_view singular,
+                                std::string_view plural);
+
 // "v3 3f9a0c1d2b4e"
 [[nodiscard]] std::string version_label(std::uint64_t number, const util::Hash128& id);
 

@@ -72,8 +72,7 @@ void add_snapshot(CLI::App& app, Runner& selected)
   add_store_options(*cmd, args->store);
   cmd->add_option("-m,--message", args->message, "A message stored with the version");
   cmd
-    ->add_option("--exclude",
-                 args->excludes,
+    ->add_option("--exclude", args->excludes,
                  "Leave out paths matching this glob (repeatable): 'NAME' at any depth, "
                  "'a/b' from the root, 'dir/' folders only")
     ->type_name("PATTERN");

@@ -10,8 +10,7 @@ void add_store_options(CLI::App& command, StoreOptions& options, bool channel_re
   const char* env = std::getenv("TREECAST_STORE");
   options.store = env != nullptr && *env != '\0' ? env : "/var/lib/treecast";
   command
-    .add_option("--store",
-                options.store,
+    .add_option("--store", options.store,
                 "The store folder (default: $TREECAST_STORE, else /var/lib/treecast)")
     ->type_name("PATH");
   auto* channel =
@@ -31,8 +30,7 @@ util::Result<core::Store> open_store(const StoreOptions& options, core::Create c
   return core::Store::open(options.store, create);
 }
 
-util::Result<core::Manifest> load_version(const core::Store& store,
-                                          const std::string& channel,
+util::Result<core::Manifest> load_version(const core::Store& store, const std::string& channel,
                                           const std::string& spec)
 {
   auto number = core::resolve_version(store, channel, spec);

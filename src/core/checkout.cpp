@@ -117,10 +117,10 @@ public:
                               "cannot check out " + util::quote(e.path) + ": " + s.error().message);
     }
     if (offset != e.size) {
-      return util::make_error(util::Errc::data,
-                              "object " + e.hash.hex() + " holds " + std::to_string(offset) +
-                                " bytes, the manifest " + "says " + std::to_string(e.size) +
-                                " for " + util::quote(e.path));
+      return util::make_error(util::Errc::data, "object " + e.hash.hex() + " holds " +
+                                                  std::to_string(offset) + " bytes, the manifest " +
+                                                  "says " + std::to_string(e.size) + " for " +
+                                                  util::quote(e.path));
     }
     if (hole_at_end && ::ftruncate(fd.get(), static_cast<off_t>(offset)) != 0) {
       return util::io_error(shown, "truncate failed", errno);
@@ -143,11 +143,8 @@ public:
       if (!parent) {
         return parent.error();
       }
-      if (auto s = finish_metadata(*parent,
-                                   std::string(name),
-                                   *it,
-                                   util::join(m_root_path, it->path),
-                                   AT_SYMLINK_NOFOLLOW);
+      if (auto s = finish_metadata(*parent, std::string(name), *it,
+                                   util::join(m_root_path, it->path), AT_SYMLINK_NOFOLLOW);
           !s) {
         return s;
       }
@@ -156,11 +153,8 @@ public:
   }
 
 private:
-  util::Status finish_metadata(int parent,
-                               const std::string& name,
-                               const Entry& e,
-                               const std::string& shown,
-                               int flags)
+  util::Status finish_metadata(int parent, const std::string& name, const Entry& e,
+                               const std::string& shown, int flags)
   {
     if (m_owners == Owners::restore) {
       const auto [uid, gid] = local_owner(e);
@@ -228,10 +222,8 @@ std::pair<std::uint32_t, std::uint32_t> local_owner(const Entry& entry)
   return {uid, gid};
 }
 
-util::Result<CheckoutReport> checkout(const Store& store,
-                                      const Manifest& manifest,
-                                      const std::string& dir,
-                                      Owners owners)
+util::Result<CheckoutReport> checkout(const Store& store, const Manifest& manifest,
+                                      const std::string& dir, Owners owners)
 {
   std::string target = dir;
   while (target.size() > 1 && target.back() == '/') {
@@ -254,9 +246,9 @@ util::Result<CheckoutReport> checkout(const Store& store,
     }
     ::closedir(d);
     if (!empty) {
-      return util::make_error(util::Errc::conflict,
-                              util::quote(target) + " is not empty; check out into an empty or "
-                                                    "new folder");
+      return util::make_error(util::Errc::conflict, util::quote(target) +
+                                                      " is not empty; check out into an empty or "
+                                                      "new folder");
     }
   } else if (errno != ENOENT) {
     return util::io_error(target, "cannot stat", errno);

@@ -27,10 +27,8 @@ enum class Owners : std::uint8_t
   restore, // manifest owners: by name where the name exists here, else by number (needs root)
 };
 
-[[nodiscard]] util::Result<CheckoutReport> checkout(const Store& store,
-                                                    const Manifest& manifest,
-                                                    const std::string& dir,
-                                                    Owners owners);
+[[nodiscard]] util::Result<CheckoutReport> checkout(const Store& store, const Manifest& manifest,
+                                                    const std::string& dir, Owners owners);
 
 // The uid and gid a manifest entry maps to on this machine.
 [[nodiscard]] std::pair<std::uint32_t, std::uint32_t> local_owner(const Entry& entry);

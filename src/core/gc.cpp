@@ -50,7 +50,7 @@ util::Result<GcReport> gc(const Store& store, std::string_view channel, std::uin
   if (keep == 0) {
     return util::make_error(util::Errc::usage, "--keep must be at least 1");
   }
-  auto channel_lock = store.lock_channel(channel);
+  auto channel_lock = store.lock_channel(channel, Create::no);
   if (!channel_lock) {
     return channel_lock.error();
   }
@@ -126,18 +126,25 @@ util::Result<GcReport> gc(const Store& store, std::string_view channel, std::uin
         auto hash = util::Hash128::from_hex(prefix + rest);
         return !hash || live.contains(*hash); // foreign files are left alone
       },
-      report.objects_removed,
-      report.bytes_freed);
+      report.objects_removed, report.bytes_freed);
     if (!s) {
       return s.error();
     }
   }
-  // With the store lock held exclusively, nothing is writing to tmp/.
+  // With the store lock held exclusively, nothing is writing to tmp/, nor a
+  // ref or manifest anywhere: their temporary files are leftovers too.
   std::uint64_t temp_bytes = 0;
+  auto leftover = [](const std::string& name) { return name.find(".tmp.") == std::string::npos; };
+  for (const std::string& name : *names) {
+    for (const std::string& folder :
+         {store.channel_dir(name), store.channel_dir(name) + "/versions"}) {
+      if (auto s = sweep(folder, leftover, report.temp_removed, temp_bytes); !s) {
+        return s.error();
+      }
+    }
+  }
   if (auto s = sweep(
-        store.root() + "/tmp",
-        [](const std::string&) { return false; },
-        report.temp_removed,
+        store.root() + "/tmp", [](const std::string&) { return false; }, report.temp_removed,
         temp_bytes);
       !s) {
     return s.error();

@@ -22,8 +22,7 @@ struct GcReport
 };
 
 // keep >= 1: how many of the newest versions of channel to keep.
-[[nodiscard]] util::Result<GcReport> gc(const Store& store,
-                                        std::string_view channel,
+[[nodiscard]] util::Result<GcReport> gc(const Store& store, std::string_view channel,
                                         std::uint64_t keep);
 
 } // namespace treecast::core

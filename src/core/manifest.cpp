@@ -101,10 +101,8 @@ bool Entry::same_identity(const Entry& o) const
 
 const Entry* Manifest::find(std::string_view path) const
 {
-  auto it =
-    std::lower_bound(entries.begin(), entries.end(), path, [](const Entry& e, std::string_view p) {
-      return e.path < p;
-    });
+  auto it = std::lower_bound(entries.begin(), entries.end(), path,
+                             [](const Entry& e, std::string_view p) { return e.path < p; });
   return it != entries.end() && it->path == path ? &*it : nullptr;
 }
 
@@ -130,9 +128,8 @@ util::Hash128 compute_id(const std::vector<Entry>& entries)
 
 void finalize(Manifest& manifest)
 {
-  std::sort(manifest.entries.begin(), manifest.entries.end(), [](const Entry& a, const Entry& b) {
-    return a.path < b.path;
-  });
+  std::sort(manifest.entries.begin(), manifest.entries.end(),
+            [](const Entry& a, const Entry& b) { return a.path < b.path; });
   manifest.id = compute_id(manifest.entries);
 }
 
@@ -172,9 +169,9 @@ util::Status validate_path(std::string_view path)
     return util::make_error(util::Errc::data, "empty path");
   }
   if (path.size() > k_max_path) {
-    return util::make_error(util::Errc::data,
-                            "path longer than " + std::to_string(k_max_path) +
-                              " bytes: " + util::quote(path.substr(0, 64)) + "...");
+    return util::make_error(util::Errc::data, "path longer than " + std::to_string(k_max_path) +
+                                                " bytes: " + util::quote(path.substr(0, 64)) +
+                                                "...");
   }
   if (path.find('\0') != std::string_view::npos) {
     return util::make_error(util::Errc::data, "path holds a NUL byte: " + util::quote(path));
@@ -194,9 +191,9 @@ util::Status validate_path(std::string_view path)
                               "path component '" + std::string(part) + "': " + util::quote(path));
     }
     if (part.size() > k_max_name) {
-      return util::make_error(util::Errc::data,
-                              "path component longer than " + std::to_string(k_max_name) +
-                                " bytes: " + util::quote(path));
+      return util::make_error(util::Errc::data, "path component longer than " +
+                                                  std::to_string(k_max_name) +
+                                                  " bytes: " + util::quote(path));
     }
     if (end == path.size()) {
       return {};
@@ -259,9 +256,8 @@ util::Result<Manifest> decode(std::span<const std::uint8_t> bytes, std::string_v
       return bad(origin, s.error().message);
     }
     if (m.header.number == 0 || m.header.parent >= m.header.number) {
-      return bad(origin,
-                 "version number " + std::to_string(m.header.number) + " with parent " +
-                   std::to_string(m.header.parent));
+      return bad(origin, "version number " + std::to_string(m.header.number) + " with parent " +
+                           std::to_string(m.header.parent));
     }
   }
 
@@ -283,6 +279,11 @@ util::Result<Manifest> decode(std::span<const std::uint8_t> bytes, std::string_v
       entry.path.reserve(shared + suffix.size());
       entry.path.assign(previous, 0, shared);
       entry.path.append(suffix);
+      // Canonical: the shared prefix is always the longest one, so one tree
+      // has one encoding and one id.
+      if (e.ok() && i > 0 && common_prefix(previous, entry.path) != shared) {
+        e.fail("path prefix of " + util::quote(entry.path) + " is not the longest shared one");
+      }
       const auto type = e.u8("type");
       entry.mode = static_cast<std::uint32_t>(e.varint_max("mode", 07777));
       entry.uid = static_cast<std::uint32_t>(e.varint_max("uid", UINT32_MAX));
@@ -314,9 +315,9 @@ util::Result<Manifest> decode(std::span<const std::uint8_t> bytes, std::string_v
         return bad(origin, "entry " + std::to_string(i) + ": " + s.error().message);
       }
       if (i > 0 && !(previous < entry.path)) {
-        return bad(origin,
-                   entry.path == previous ? "duplicate path " + util::quote(entry.path)
-                                          : "entries not sorted at " + util::quote(entry.path));
+        return bad(origin, entry.path == previous
+                             ? "duplicate path " + util::quote(entry.path)
+                             : "entries not sorted at " + util::quote(entry.path));
       }
       previous = entry.path;
       m.entries.push_back(std::move(entry));

@@ -102,8 +102,7 @@ public:
   {
   }
 
-  util::Result<FileOutcome> read(const std::string& root,
-                                 const std::string& path,
+  util::Result<FileOutcome> read(const std::string& root, const std::string& path,
                                  bool probably_stored)
   {
     const std::string full = util::join(root, path);
@@ -125,8 +124,7 @@ public:
 private:
   // nullopt: the file changed while read; try again.
   util::Result<std::optional<FileOutcome>> read_once(const std::string& full,
-                                                     const std::string& path,
-                                                     int attempt,
+                                                     const std::string& path, int attempt,
                                                      bool hash_first)
   {
     util::Fd fd(::open(full.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
@@ -251,20 +249,27 @@ private:
 
 } // namespace
 
-util::Result<SnapshotReport> snapshot(const Store& store,
-                                      const std::string& dir,
-                                      const SnapshotOptions& options,
-                                      util::Executor& executor)
+util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir,
+                                      const SnapshotOptions& options, util::Executor& executor)
 {
   if (auto s = validate_channel(options.channel); !s) {
     return s.error();
   }
   if (options.message.size() > k_max_message) {
-    return util::make_error(
-      util::Errc::usage, "the message is longer than " + std::to_string(k_max_message) + " bytes");
+    return util::make_error(util::Errc::usage, "the message is longer than " +
+                                                 std::to_string(k_max_message) + " bytes");
   }
   // 1. Locks, the latest version, the stat cache.
-  auto channel_lock = store.lock_channel(options.channel);
+  // A missing or unreadable tree fails before the channel is made.
+  struct stat root
+  {};
+  if (::stat(dir.c_str(), &root) != 0) {
+    return util::io_error(dir, "cannot read the tree", errno);
+  }
+  if (!S_ISDIR(root.st_mode)) {
+    return util::make_error(util::Errc::usage, util::quote(dir) + " is not a folder");
+  }
+  auto channel_lock = store.lock_channel(options.channel, Create::yes);
   if (!channel_lock) {
     return channel_lock.error();
   }

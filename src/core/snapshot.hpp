@@ -41,8 +41,7 @@ struct SnapshotReport
   std::vector<std::string> warnings;
 };
 
-[[nodiscard]] util::Result<SnapshotReport> snapshot(const Store& store,
-                                                    const std::string& dir,
+[[nodiscard]] util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir,
                                                     const SnapshotOptions& options,
                                                     util::Executor& executor);
 

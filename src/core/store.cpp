@@ -43,8 +43,8 @@ std::vector<std::uint8_t> object_header(std::uint64_t raw_size, const util::Hash
 
 util::Error corrupt(const util::Hash128& hash, const std::string& path, const std::string& what)
 {
-  return util::make_error(
-    util::Errc::data, "object " + hash.hex() + " (" + util::quote(path) + ") is corrupt: " + what);
+  return util::make_error(util::Errc::data, "object " + hash.hex() + " (" + util::quote(path) +
+                                              ") is corrupt: " + what);
 }
 
 util::Result<Lock> take_lock(const std::string& path, int operation)
@@ -147,11 +147,15 @@ util::Result<Store> Store::open(const std::string& root, Create create)
         return s.error();
       }
     }
+    // The store holds every file of every channel, private keys included,
+    // whatever their modes in the tree: only its owner may enter it.
+    if (::chmod(root.c_str(), 0700) != 0) {
+      return util::io_error(root, "cannot set the store's mode", errno);
+    }
     const std::string_view text = k_marker_text;
-    if (auto s =
-          util::write_file_atomic(marker,
-                                  {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()},
-                                  util::Durability::fsync);
+    if (auto s = util::write_file_atomic(
+          marker, {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()},
+          util::Durability::fsync);
         !s) {
       return s.error();
     }
@@ -161,9 +165,9 @@ util::Result<Store> Store::open(const std::string& root, Create create)
       return text.error();
     }
     if (std::string(text->begin(), text->end()) != k_marker_text) {
-      return util::make_error(util::Errc::data,
-                              util::quote(marker) + ": unsupported store format (this treecast "
-                                                    "reads \"treecast store 1\")");
+      return util::make_error(util::Errc::data, util::quote(marker) +
+                                                  ": unsupported store format (this treecast "
+                                                  "reads \"treecast store 1\")");
     }
   }
   return Store(root);
@@ -185,10 +189,18 @@ util::Result<Lock> Store::lock_store(LockMode mode) const
   return take_lock(m_root + "/lock", mode == LockMode::shared ? LOCK_SH : LOCK_EX);
 }
 
-util::Result<Lock> Store::lock_channel(std::string_view channel) const
+util::Result<Lock> Store::lock_channel(std::string_view channel, Create create) const
 {
   const std::string dir = channel_dir(channel);
-  if (auto s = util::make_dirs(dir + "/versions"); !s) {
+  if (create == Create::no) {
+    struct stat st
+    {};
+    if (::stat(dir.c_str(), &st) != 0) {
+      return util::make_error(util::Errc::not_found, "channel " + std::string(channel) +
+                                                       " has no versions in " +
+                                                       util::quote(m_root));
+    }
+  } else if (auto s = util::make_dirs(dir + "/versions"); !s) {
     return s.error();
   }
   return take_lock(dir + "/lock", LOCK_EX);
@@ -224,9 +236,9 @@ util::Status Store::read_object(const util::Hash128& hash, const util::ByteSink&
   util::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {
     if (errno == ENOENT) {
-      return util::make_error(util::Errc::data,
-                              "object " + hash.hex() + " is missing from the store " +
-                                util::quote(m_root));
+      return util::make_error(util::Errc::data, "object " + hash.hex() +
+                                                  " is missing from the store " +
+                                                  util::quote(m_root));
     }
     return util::io_error(path, "cannot open object", errno);
   }
@@ -432,9 +444,8 @@ util::Result<Manifest> Store::read_manifest(std::string_view channel, std::uint6
   auto compressed = util::read_file(path, k_max_manifest_bytes);
   if (!compressed) {
     if (compressed.error().code == util::Errc::not_found) {
-      return util::make_error(util::Errc::not_found,
-                              "channel " + std::string(channel) + " has no version " +
-                                std::to_string(number));
+      return util::make_error(util::Errc::not_found, "channel " + std::string(channel) +
+                                                       " has no version " + std::to_string(number));
     }
     return compressed.error();
   }
@@ -445,10 +456,10 @@ util::Result<Manifest> Store::read_manifest(std::string_view channel, std::uint6
   }
   auto manifest = decode(*bytes, path);
   if (manifest && (manifest->header.channel != channel || manifest->header.number != number)) {
-    return util::make_error(util::Errc::data,
-                            "invalid manifest " + util::quote(path) + ": it is version " +
-                              std::to_string(manifest->header.number) + " of channel " +
-                              manifest->header.channel);
+    return util::make_error(util::Errc::data, "invalid manifest " + util::quote(path) +
+                                                ": it is version " +
+                                                std::to_string(manifest->header.number) +
+                                                " of channel " + manifest->header.channel);
   }
   return manifest;
 }
@@ -460,8 +471,8 @@ util::Status Store::add_version(const Manifest& manifest) const
     return s;
   }
   const auto compressed = util::zstd_compress(encode(manifest), 3);
-  if (auto s = util::write_file_atomic(
-        version_path(dir, manifest.header.number), compressed, util::Durability::fsync);
+  if (auto s = util::write_file_atomic(version_path(dir, manifest.header.number), compressed,
+                                       util::Durability::fsync);
       !s) {
     return s;
   }

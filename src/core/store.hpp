@@ -104,7 +104,8 @@ public:
   // gc) and per channel (exclusive while making or dropping its versions).
   // Both block until granted. Take the channel lock first.
   [[nodiscard]] util::Result<Lock> lock_store(LockMode mode) const;
-  [[nodiscard]] util::Result<Lock> lock_channel(std::string_view channel) const;
+  // Create::no: a channel that does not exist is an Errc::not_found error.
+  [[nodiscard]] util::Result<Lock> lock_channel(std::string_view channel, Create create) const;
 
   // Objects
   bool has_object(const util::Hash128& hash) const;

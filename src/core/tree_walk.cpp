@@ -157,9 +157,9 @@ private:
       return {};
     }
     if (auto s = validate_path(path); !s) {
-      return util::make_error(util::Errc::data,
-                              "cannot record " + util::quote(util::join(m_root, path)) + ": " +
-                                s.error().message);
+      return util::make_error(util::Errc::data, "cannot record " +
+                                                  util::quote(util::join(m_root, path)) + ": " +
+                                                  s.error().message);
     }
     m_out.items.push_back(std::move(item));
     return {};
@@ -172,8 +172,7 @@ private:
 };
 
 template <class Lookup>
-std::string cached_name(std::vector<std::pair<std::uint32_t, std::string>>& cache,
-                        std::uint32_t id,
+std::string cached_name(std::vector<std::pair<std::uint32_t, std::string>>& cache, std::uint32_t id,
                         Lookup lookup)
 {
   for (const auto& [known, name] : cache) {

@@ -21,15 +21,21 @@ std::optional<std::uint64_t> parse_number(std::string_view text)
 
 util::Error unknown(std::string_view channel, std::string_view spec, std::string why)
 {
-  return util::make_error(util::Errc::not_found,
-                          "channel " + std::string(channel) + ": " + util::quote(spec) + ": " +
-                            why);
+  return util::make_error(util::Errc::not_found, "channel " + std::string(channel) + ": " +
+                                                   util::quote(spec) + ": " + why);
+}
+
+std::string dropped_message(std::uint64_t number)
+{
+  std::string message = "v";
+  message += std::to_string(number);
+  message += " was dropped by gc";
+  return message;
 }
 
 } // namespace
 
-util::Result<std::uint64_t> resolve_version(const Store& store,
-                                            std::string_view channel,
+util::Result<std::uint64_t> resolve_version(const Store& store, std::string_view channel,
                                             std::string_view spec)
 {
   auto versions = store.versions(channel);
@@ -37,9 +43,9 @@ util::Result<std::uint64_t> resolve_version(const Store& store,
     return versions.error();
   }
   if (versions->empty()) {
-    return util::make_error(util::Errc::not_found,
-                            "channel " + std::string(channel) + " has no versions in " +
-                              util::quote(store.root()));
+    return util::make_error(util::Errc::not_found, "channel " + std::string(channel) +
+                                                     " has no versions in " +
+                                                     util::quote(store.root()));
   }
   auto exists = [&](std::uint64_t n) {
     return std::binary_search(versions->begin(), versions->end(), n);
@@ -64,10 +70,9 @@ util::Result<std::uint64_t> resolve_version(const Store& store,
     }
     const std::uint64_t number = (*latest)->number;
     if (back >= number || !exists(number - back)) {
-      return unknown(channel,
-                     spec,
+      return unknown(channel, spec,
                      back >= number ? "there are not that many versions"
-                                    : "v" + std::to_string(number - back) + " was dropped by gc");
+                                    : dropped_message(number - back));
     }
     return number - back;
   }
@@ -77,7 +82,8 @@ util::Result<std::uint64_t> resolve_version(const Store& store,
     if (exists(*n)) {
       return *n;
     }
-    if (v_prefixed) {
+    // Too short for an id prefix: it can only have meant a number.
+    if (v_prefixed || spec.size() < 4) {
       return unknown(channel, spec, "no such version (it may have been dropped by gc)");
     }
   }
@@ -87,14 +93,13 @@ util::Result<std::uint64_t> resolve_version(const Store& store,
       return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
     });
   if (!hex) {
-    return util::make_error(util::Errc::usage,
-                            util::quote(spec) + " is not a version: use v3, 3, latest, latest~2 "
-                                                "or an id prefix of at least 4 hex digits");
+    return util::make_error(util::Errc::usage, util::quote(spec) +
+                                                 " is not a version: use v3, 3, latest, latest~2 "
+                                                 "or an id prefix of at least 4 hex digits");
   }
   std::string prefix(spec);
-  std::transform(prefix.begin(), prefix.end(), prefix.begin(), [](char c) {
-    return static_cast<char>(std::tolower(c));
-  });
+  std::transform(prefix.begin(), prefix.end(), prefix.begin(),
+                 [](char c) { return static_cast<char>(std::tolower(c)); });
   std::optional<std::uint64_t> match;
   util::Hash128 matched_id;
   for (const std::uint64_t n : *versions) {

@@ -179,9 +179,8 @@ Result<std::vector<std::uint8_t>> read_file(const std::string& path, std::size_t
       return out;
     }
     if (out.size() + static_cast<std::size_t>(n) > max_size) {
-      return make_error(Errc::data,
-                        quote(path) + ": larger than the limit of " + std::to_string(max_size) +
-                          " bytes");
+      return make_error(Errc::data, quote(path) + ": larger than the limit of " +
+                                      std::to_string(max_size) + " bytes");
     }
     out.insert(out.end(), buffer, buffer + n);
   }
@@ -199,8 +198,7 @@ Status fsync_dir(const std::string& path)
   return {};
 }
 
-Status write_file_atomic(const std::string& path,
-                         std::span<const std::uint8_t> data,
+Status write_file_atomic(const std::string& path, std::span<const std::uint8_t> data,
                          Durability durability)
 {
   const auto slash = path.rfind('/');

@@ -59,8 +59,7 @@ enum class Durability : std::uint8_t
 
 // Writes data to a temporary file in the same folder, then renames it over
 // path: readers see the old content or the new, never a mix.
-[[nodiscard]] Status write_file_atomic(const std::string& path,
-                                       std::span<const std::uint8_t> data,
+[[nodiscard]] Status write_file_atomic(const std::string& path, std::span<const std::uint8_t> data,
                                        Durability durability);
 [[nodiscard]] Status fsync_dir(const std::string& path);
 // mkdir -p; existing folders are fine.
@@ -81,9 +80,7 @@ namespace treecast::util {
 // Opens relative (a path inside the folder open as root_fd) without ever
 // leaving that folder or following a symlink on the way (openat2 with
 // RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS). flags as for open(2).
-[[nodiscard]] Result<Fd> open_beneath(int root_fd,
-                                      std::string_view relative,
-                                      int flags,
+[[nodiscard]] Result<Fd> open_beneath(int root_fd, std::string_view relative, int flags,
                                       unsigned mode = 0);
 
 } // namespace treecast::util

@@ -39,9 +39,8 @@ Result<std::vector<std::uint8_t>> zstd_decompress(std::span<const std::uint8_t> 
   ZstdDecompressor decompressor;
   auto status = decompressor.update(data, [&](std::span<const std::uint8_t> chunk) -> Status {
     if (out.size() + chunk.size() > max_size) {
-      return make_error(Errc::data,
-                        "decompressed size exceeds the limit of " + std::to_string(max_size) +
-                          " bytes");
+      return make_error(Errc::data, "decompressed size exceeds the limit of " +
+                                      std::to_string(max_size) + " bytes");
     }
     out.insert(out.end(), chunk.begin(), chunk.end());
     return {};

@@ -111,8 +111,8 @@ TEST_F(CheckoutTest, ACorruptObjectFailsAndLeavesNothingBehind)
   const std::string object = m_store->object_path(m.find("big")->hash);
   std::string raw = test::read_file(object);
   raw[raw.size() - 20] = static_cast<char>(raw[raw.size() - 20] ^ 0x55);
-  std::filesystem::permissions(
-    object, std::filesystem::perms::owner_write, std::filesystem::perm_options::add);
+  std::filesystem::permissions(object, std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::add);
   test::write_file(object, raw);
 
   auto r = core::checkout(*m_store, m, m_dir / "out", core::Owners::keep);

@@ -16,17 +16,8 @@ util::Hash128 h(const std::string& s)
 
 Entry file(std::string path, const std::string& content, std::uint32_t mode = 0644)
 {
-  return Entry{std::move(path),
-               EntryType::file,
-               mode,
-               0,
-               0,
-               "root",
-               "root",
-               content.size(),
-               h(content),
-               {},
-               0};
+  return Entry{std::move(path), EntryType::file, mode,       0,  0, "root",
+               "root",          content.size(),  h(content), {}, 0};
 }
 
 core::Manifest manifest(std::vector<Entry> entries)
@@ -55,23 +46,15 @@ std::string render(const std::vector<core::Change>& changes)
 TEST(Diff, EveryKindOfChange)
 {
   Entry link{"swap", EntryType::symlink, 0777, 0, 0, "root", "root", 0, {}, "x", 0};
-  const auto a = manifest({file("same", "s"),
-                           file("edit", "old"),
-                           file("gone", "g"),
-                           file("old-name", "moved content"),
-                           file("chmod", "c"),
-                           file("swap", "was a file"),
-                           file("chown", "o")});
+  const auto a = manifest({file("same", "s"), file("edit", "old"), file("gone", "g"),
+                           file("old-name", "moved content"), file("chmod", "c"),
+                           file("swap", "was a file"), file("chown", "o")});
   Entry owned = file("chown", "o");
   owned.user = "www-data";
   owned.uid = 33;
-  const auto b = manifest({file("same", "s"),
-                           file("edit", "new"),
-                           file("added", "fresh"),
-                           file("new-name", "moved content"),
-                           file("chmod", "c", 0755),
-                           link,
-                           owned});
+  const auto b =
+    manifest({file("same", "s"), file("edit", "new"), file("added", "fresh"),
+              file("new-name", "moved content"), file("chmod", "c", 0755), link, owned});
   EXPECT_EQ(render(core::diff(a, b)),
             "added added;mode chmod;mode chown;modified edit;removed gone;"
             "renamed old-name->new-name;type swap;");

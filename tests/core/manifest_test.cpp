@@ -108,12 +108,8 @@ TEST(Manifest, SortedByPathBytes)
 {
   Manifest m;
   m.header = {"c", 1, 0, 0, ""};
-  m.entries = {dir_entry("a"),
-               file_entry("a/x"),
-               file_entry("a-b"),
-               file_entry("a.txt"),
-               file_entry("\xc3\xa9"),
-               file_entry("B")};
+  m.entries = {dir_entry("a"),      file_entry("a/x"),      file_entry("a-b"),
+               file_entry("a.txt"), file_entry("\xc3\xa9"), file_entry("B")};
   core::finalize(m);
   std::vector<std::string> paths;
   for (const auto& e : m.entries) {
@@ -131,8 +127,8 @@ TEST(Manifest, EqualTreesHaveEqualIdsWhateverTheWalkOrderHeaderOrMtimes)
   for (int i = 0; i < 10; ++i) {
     std::shuffle(entries.begin(), entries.end(), rng);
     Manifest m;
-    m.header = {
-      "other", static_cast<std::uint64_t>(i + 1), 0, i * 1000, "msg " + std::to_string(i)};
+    m.header = {"other", static_cast<std::uint64_t>(i + 1), 0, i * 1000,
+                "msg " + std::to_string(i)};
     m.entries = entries;
     for (auto& e : m.entries) {
       e.mtime_ns += i;

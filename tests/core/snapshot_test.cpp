@@ -130,12 +130,8 @@ TEST_F(SnapshotTest, RecordsFilesFoldersAndSymlinksWithoutFollowingThem)
 
 TEST_F(SnapshotTest, OddNamesAreRecordedByteForByte)
 {
-  const std::vector<std::string> names{"with space",
-                                       "new\nline",
-                                       "\xff\xfe-latin1",
-                                       "-leading-dash",
-                                       "tab\there",
-                                       "quote'\"",
+  const std::vector<std::string> names{"with space",    "new\nline", "\xff\xfe-latin1",
+                                       "-leading-dash", "tab\there", "quote'\"",
                                        "ünïcode"};
   for (const auto& name : names) {
     test::write_file(at(name), name);

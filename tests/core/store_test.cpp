@@ -125,8 +125,8 @@ TEST(Store, ACorruptObjectIsAnErrorNamingIt)
   const auto hash = put(store, content);
   const std::string path = store.object_path(hash);
   std::string raw = test::read_file(path);
-  std::filesystem::permissions(
-    path, std::filesystem::perms::owner_write, std::filesystem::perm_options::add);
+  std::filesystem::permissions(path, std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::add);
 
   // A flipped byte in the compressed body.
   std::string flipped = raw;

@@ -13,8 +13,7 @@ extern char** environ;
 
 namespace treecast::test {
 
-RunResult run(const std::vector<std::string>& argv,
-              const std::vector<std::string>& env,
+RunResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env,
               std::chrono::milliseconds timeout)
 {
   int out_pipe[2];
@@ -100,8 +99,7 @@ RunResult run(const std::vector<std::string>& argv,
   return result;
 }
 
-RunResult treecast(const std::vector<std::string>& args,
-                   const std::vector<std::string>& env,
+RunResult treecast(const std::vector<std::string>& args, const std::vector<std::string>& env,
                    std::chrono::milliseconds timeout)
 {
   std::vector<std::string> argv{TREECAST_BIN};

@@ -24,8 +24,7 @@ TempDir::~TempDir()
   // Make every folder writable first, so read-only ones can be emptied.
   for (auto it = fs::recursive_directory_iterator(
          m_path, fs::directory_options::skip_permission_denied, ec);
-       !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (it->is_directory(ec) && !it->is_symlink(ec)) {
       fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
     }

@@ -103,8 +103,8 @@ std::string compare_at(const std::string& a, const std::string& b, const std::st
     const auto lb = list(pb);
     if (la != lb) {
       std::vector<std::string> only;
-      std::set_symmetric_difference(
-        la.begin(), la.end(), lb.begin(), lb.end(), std::back_inserter(only));
+      std::set_symmetric_difference(la.begin(), la.end(), lb.begin(), lb.end(),
+                                    std::back_inserter(only));
       return "folder contents differ at '" + rel + "': " + (only.empty() ? "?" : only.front());
     }
     for (const std::string& name : la) {
@@ -163,18 +163,9 @@ std::string compare_trees(const std::string& a, const std::string& b)
 
 void random_tree(const std::string& root, std::mt19937_64& rng, int entries)
 {
-  static const char* k_names[] = {"a",
-                                  "conf.d",
-                                  "nginx.conf",
-                                  "with space",
-                                  "-dash",
-                                  "new\nline",
-                                  "\xff\xfe",
-                                  "ünïcode",
-                                  "x.tar.gz",
-                                  "data",
-                                  "README",
-                                  ".hidden"};
+  static const char* k_names[] = {"a",        "conf.d",    "nginx.conf", "with space",
+                                  "-dash",    "new\nline", "\xff\xfe",   "ünïcode",
+                                  "x.tar.gz", "data",      "README",     ".hidden"};
   static const unsigned k_modes[] = {0644, 0600, 0755, 0444, 0640, 04755, 0700};
   make_dir(root);
   std::vector<std::string> folders{root};

@@ -13,8 +13,8 @@ TEST(Bytes, VarintRoundTripAndExactBytes)
   w.varint(128);
   w.varint(300);
   w.varint(UINT64_MAX);
-  const std::vector<std::uint8_t> expected{
-    0x00, 0x7f, 0x80, 0x01, 0xac, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+  const std::vector<std::uint8_t> expected{0x00, 0x7f, 0x80, 0x01, 0xac, 0x02, 0xff, 0xff,
+                                           0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
   EXPECT_EQ(w.data(), expected);
   ByteReader r(w.data());
   EXPECT_EQ(r.varint("a"), 0u);
@@ -34,8 +34,8 @@ TEST(Bytes, NonCanonicalAndOverflowingVarintsAreRejected)
   EXPECT_FALSE(a.ok());
   EXPECT_NE(a.error().find("non-canonical varint at size"), std::string::npos);
 
-  const std::vector<std::uint8_t> overflow{
-    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02};
+  const std::vector<std::uint8_t> overflow{0xff, 0xff, 0xff, 0xff, 0xff,
+                                           0xff, 0xff, 0xff, 0xff, 0x02};
   ByteReader b(overflow);
   b.varint("count");
   EXPECT_FALSE(b.ok());
