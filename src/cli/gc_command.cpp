@@ -12,7 +12,7 @@ namespace {
 struct GcArgs
 {
   StoreOptions store;
-  std::uint64_t keep = 0;
+  std::int64_t keep = 0; // signed, so that -1 is refused rather than wrapped
 };
 
 int run_gc(const GcArgs& args)
@@ -21,7 +21,10 @@ int run_gc(const GcArgs& args)
   if (!store) {
     return fail(store.error());
   }
-  auto report = core::gc(*store, args.store.channel, args.keep);
+  if (args.keep < 1) {
+    return fail(util::make_error(util::Errc::usage, "--keep must be at least 1"));
+  }
+  auto report = core::gc(*store, args.store.channel, static_cast<std::uint64_t>(args.keep));
   if (!report) {
     return fail(report.error());
   }
@@ -50,8 +53,7 @@ void add_gc(CLI::App& app, Runner& selected)
     "gc", "Drop all but the newest versions of a channel and the content nothing uses");
   add_store_options(*cmd, args->store);
   cmd->add_option("--keep", args->keep, "How many of the newest versions to keep (at least 1)")
-    ->required()
-    ->check(CLI::PositiveNumber);
+    ->required();
   cmd->callback([args, &selected] { selected = [args] { return run_gc(*args); }; });
 }
 

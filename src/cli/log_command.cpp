@@ -71,7 +71,10 @@ int run_log(const LogArgs& args)
               << "  " << count(m->file_count(), "file", "files") << ", "
               << util::human_size(m->content_bytes());
     if (!m->header.message.empty()) {
-      std::cout << "  " << m->header.message;
+      // One line per version: the message's first line, marked when cut.
+      const auto newline = m->header.message.find('\n');
+      std::cout << "  " << m->header.message.substr(0, newline)
+                << (newline == std::string::npos ? "" : " [...]");
     }
     std::cout << '\n';
   }

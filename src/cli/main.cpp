@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "output.hpp"
 
+#include <algorithm>
 #include <exception>
 #include <iostream>
 
@@ -28,11 +29,27 @@ int main(int argc, char** argv)
   add_checkout(app, selected);
   add_gc(app, selected);
 
+  // A first word that is neither an option nor a command is a typo.
+  const auto commands = app.get_subcommands([](CLI::App*) { return true; });
+  const bool known = argc > 1 && std::any_of(commands.begin(), commands.end(),
+                                             [&](CLI::App* c) { return c->get_name() == argv[1]; });
+  if (argc > 1 && argv[1][0] != '-' && !known) {
+    std::cerr << "treecast: error: unknown command '" << argv[1]
+              << "'\nRun 'treecast --help' for the list of commands.\n";
+    return static_cast<int>(Exit::usage);
+  }
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : static_cast<int>(Exit::usage);
+    std::cerr << "treecast: error: " << e.what()
+              << "\nRun 'treecast --help', or 'treecast COMMAND --help', for usage.\n";
+    return static_cast<int>(Exit::usage);
   }
   try {
     return selected ? selected() : static_cast<int>(Exit::usage);

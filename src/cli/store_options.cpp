@@ -22,10 +22,9 @@ void add_store_options(CLI::App& command, StoreOptions& options, bool channel_re
 
 util::Result<core::Store> open_store(const StoreOptions& options, core::Create create)
 {
-  if (!options.channel.empty()) {
-    if (auto s = core::validate_channel(options.channel); !s) {
-      return s.error();
-    }
+  // Every command that opens the store names a channel (an empty one too).
+  if (auto s = core::validate_channel(options.channel); !s) {
+    return s.error();
   }
   return core::Store::open(options.store, create);
 }

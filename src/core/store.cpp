@@ -49,7 +49,12 @@ util::Error corrupt(const util::Hash128& hash, const std::string& path, const st
 
 util::Result<Lock> take_lock(const std::string& path, int operation)
 {
-  util::Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  // flock works on a read-only descriptor, so readers of a store they
+  // cannot write (another user's, a read-only mount) can still lock it.
+  util::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd && errno == ENOENT) {
+    fd.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  }
   if (!fd) {
     return util::io_error(path, "cannot open lock file", errno);
   }
@@ -380,7 +385,7 @@ util::Result<std::vector<std::string>> Store::channels() const
     return util::io_error(dir, "cannot list", errno);
   }
   while (const dirent* e = ::readdir(d)) {
-    if (e->d_name[0] != '.' && validate_channel(e->d_name)) {
+    if (e->d_type == DT_DIR && e->d_name[0] != '.' && validate_channel(e->d_name)) {
       names.emplace_back(e->d_name);
     }
   }

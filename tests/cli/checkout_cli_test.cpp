@@ -257,10 +257,15 @@ TEST_F(cli_checkout, MissingObjectFailsWithExit3)
 TEST_F(cli_checkout, WorksFromAStoreTheUserCannotWrite)
 {
   // Reading a version needs read access to the store only: an operator
-  // checks out from the master's store, or from a read-only mount.
+  // checks out from the master's store, or from a read-only mount. A store
+  // is made private (0700); here its owner has opened it to others.
   open_to_unprivileged();
   write_file(m_tree + "/etc/app.conf", "k = v\n");
   snapshot(m_tree);
+  fs::permissions(m_store,
+                  fs::perms::group_read | fs::perms::group_exec | fs::perms::others_read |
+                    fs::perms::others_exec,
+                  fs::perm_options::add);
   for (const auto& e : fs::recursive_directory_iterator(m_store)) {
     fs::permissions(e.path(),
                     fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write,

@@ -188,6 +188,14 @@ TEST(Store, VersionsAndRefs)
   EXPECT_NE(bad.error().message.find("malformed ref"), std::string::npos);
 }
 
+TEST(Store, ANewStoreIsPrivateToItsOwner)
+{
+  test::TempDir dir;
+  const auto store = open_store(dir);
+  EXPECT_EQ(std::filesystem::status(dir / "store").permissions(),
+            std::filesystem::perms::owner_all);
+}
+
 TEST(Store, OpeningAFolderThatIsNotAStore)
 {
   test::TempDir dir;
