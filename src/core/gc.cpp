@@ -143,11 +143,21 @@ util::Result<GcReport> gc(const Store& store, std::string_view channel, std::uin
       }
     }
   }
-  if (auto s = sweep(
-        store.root() + "/tmp", [](const std::string&) { return false; }, report.temp_removed,
-        temp_bytes);
-      !s) {
-    return s.error();
+  const std::string tmp = store.root() + "/tmp";
+  if (DIR* t = ::opendir(tmp.c_str())) {
+    std::vector<std::string> leftovers;
+    while (const dirent* e = ::readdir(t)) {
+      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
+        leftovers.emplace_back(e->d_name);
+      }
+    }
+    ::closedir(t);
+    for (const std::string& name : leftovers) {
+      if (auto s = util::remove_tree(tmp + "/" + name); !s) {
+        return s.error();
+      }
+      report.temp_removed += 1;
+    }
   }
   return report;
 }

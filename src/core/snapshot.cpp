@@ -23,6 +23,7 @@
 #include "util/file.hpp"
 #include "util/human.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
 #include <mutex>
@@ -36,8 +37,6 @@ namespace treecast::core {
 namespace {
 
 constexpr std::size_t k_block = 256 * 1024;
-// Objects larger than this are compressed on libzstd's own threads too.
-constexpr std::uint64_t k_parallel_object = 64ull << 20;
 
 std::int64_t ns(const timespec& ts)
 {
@@ -98,7 +97,8 @@ class FileReader
 {
 public:
   FileReader(const Store& store, const SnapshotOptions& options, KnownContent& known)
-    : m_store(store), m_options(options), m_known(known), m_buffer(k_block)
+    : m_store(store), m_options(options), m_known(known), m_compressor(options.level),
+      m_buffer(k_block)
   {
   }
 
@@ -142,7 +142,7 @@ private:
 
     std::optional<ObjectWriter> writer;
     if (!hash_first) {
-      auto w = m_store.new_object(m_options.level, workers_for(outcome.st));
+      auto w = new_object(static_cast<std::uint64_t>(outcome.st.st_size));
       if (!w) {
         return w.error();
       }
@@ -198,7 +198,7 @@ private:
         return std::optional<FileOutcome>(std::move(outcome));
       }
       // New content after all: a second pass compresses it.
-      auto w = m_store.new_object(m_options.level, workers_for(outcome.st));
+      auto w = new_object(static_cast<std::uint64_t>(outcome.st.st_size));
       if (!w) {
         return w.error();
       }
@@ -236,14 +236,23 @@ private:
     return std::optional<FileOutcome>(std::move(outcome));
   }
 
-  static int workers_for(const struct stat& st)
+  util::Result<ObjectWriter> new_object(std::uint64_t size_hint)
   {
-    return static_cast<std::uint64_t>(st.st_size) >= k_parallel_object ? 2 : 0;
+    if (!m_folder) {
+      auto folder = m_store.temp_folder();
+      if (!folder) {
+        return folder.error();
+      }
+      m_folder.emplace(std::move(*folder));
+    }
+    return m_store.new_object(m_compressor, size_hint, *m_folder);
   }
 
   const Store& m_store;
   const SnapshotOptions& m_options;
   KnownContent& m_known;
+  std::optional<TempFolder> m_folder; // this reader's new objects until published
+  util::ZstdCompressor m_compressor;  // reused for every file this reader stores
   std::vector<std::uint8_t> m_buffer;
 };
 
@@ -284,27 +293,39 @@ util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir
   if (!fs_start) {
     return fs_start.error();
   }
-  auto latest = store.latest(options.channel);
-  if (!latest) {
-    return latest.error();
-  }
-  std::optional<Manifest> previous;
-  if (*latest) {
-    auto m = store.read_manifest(options.channel, (*latest)->number);
-    if (!m) {
-      return m.error();
-    }
-    previous = std::move(*m);
-  }
+  // 2. Walk the tree while the previous version and the stat cache load.
   const std::string cache_path = store.channel_dir(options.channel) + "/statcache";
-  const StatCache old_cache = previous ? StatCache::load(cache_path) : StatCache();
-
-  // 2. Walk.
-  auto walked = walk_tree(dir, ExcludeList(options.excludes));
+  std::optional<Manifest> previous;
+  StatCache old_cache;
+  util::Status loaded;
+  util::Result<WalkResult> walked = util::make_error(util::Errc::io, "not walked");
+  executor.for_each(2, [&](std::size_t task) {
+    if (task == 0) {
+      walked = walk_tree(dir, ExcludeList(options.excludes));
+      return;
+    }
+    auto latest = store.latest(options.channel);
+    if (!latest) {
+      loaded = latest.error();
+      return;
+    }
+    if (*latest) {
+      auto m = store.read_manifest(options.channel, (*latest)->number);
+      if (!m) {
+        loaded = m.error();
+        return;
+      }
+      previous = std::move(*m);
+      old_cache = StatCache::load(cache_path);
+    }
+  });
+  if (!loaded) {
+    return loaded.error();
+  }
   if (!walked) {
     return walked.error();
   }
-  std::vector<WalkItem>& items = walked->items;
+  auto& items = walked->items;
 
   // 3. Hashes: from the stat cache, or read.
   KnownContent known(store);
@@ -333,11 +354,13 @@ util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir
     }
   }
 
+  // Readers hold the temporary folders of the new objects: they live until
+  // the objects are published (or dropped) at the end of the snapshot.
+  std::mutex readers_mutex;
+  std::vector<std::unique_ptr<FileReader>> idle_readers;
   std::vector<util::Result<FileOutcome>> outcomes(to_read.size(),
                                                   util::Error{util::Errc::io, "not read"});
   {
-    std::mutex readers_mutex;
-    std::vector<std::unique_ptr<FileReader>> idle_readers;
     executor.for_each(to_read.size(), [&](std::size_t k) {
       std::unique_ptr<FileReader> reader;
       {
@@ -408,9 +431,14 @@ util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir
   manifest.header.time_ns = start_ns;
   manifest.header.message = options.message;
   manifest.entries.reserve(items.size());
+  // When no file was read, every file's entry came from the old stat cache
+  // unchanged: it need not be rebuilt nor saved.
+  const auto files = static_cast<std::size_t>(std::count_if(
+    items.begin(), items.end(), [](const WalkItem& i) { return i.entry.type == EntryType::file; }));
+  const bool save_cache = report.files_read > 0 || files != old_cache.size();
   StatCache new_cache(std::min(*fs_start, start_ns));
   for (WalkItem& item : items) {
-    if (item.entry.type == EntryType::file) {
+    if (save_cache && item.entry.type == EntryType::file) {
       new_cache.insert(item.entry.path, item.key, item.entry.hash);
     }
     manifest.entries.push_back(std::move(item.entry));
@@ -441,7 +469,7 @@ util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir
     } else {
       report.changed = manifest.entries.size();
     }
-    if (auto s = store.publish(pending); !s) {
+    if (auto s = store.publish(pending, executor); !s) {
       drop_pending();
       return s.error();
     }
@@ -453,8 +481,7 @@ util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir
   }
 
   // 5. The stat cache (a cache: failing to save it costs speed, not data).
-  // When no file was read, every entry came from the old cache unchanged.
-  if (report.files_read > 0 || new_cache.size() != old_cache.size()) {
+  if (save_cache) {
     (void)new_cache.save(cache_path);
   }
   return report;

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
+#include <mutex>
 #include <set>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -75,12 +76,13 @@ std::string version_path(const std::string& channel_dir, std::uint64_t number)
 
 // ---- ObjectWriter
 
-ObjectWriter::ObjectWriter(util::Fd fd, std::string temp_path, int level, int workers)
+ObjectWriter::ObjectWriter(util::Fd fd, std::string temp_path, util::ZstdCompressor& compressor,
+                           std::unique_ptr<util::ZstdCompressor> owned)
   : m_fd(std::move(fd)), m_temp_path(std::move(temp_path)),
-    m_hasher(std::make_unique<util::Hasher>()),
-    m_compressor(std::make_unique<util::ZstdCompressor>(level, workers))
+    m_hasher(std::make_unique<util::Hasher>()), m_owned(std::move(owned)), m_compressor(&compressor)
 {
   m_buffer.reserve(256 * 1024);
+  m_buffer.resize(k_object_header); // room for the header, filled in by finish()
 }
 
 ObjectWriter::ObjectWriter(ObjectWriter&&) noexcept = default;
@@ -101,6 +103,7 @@ util::Status ObjectWriter::write(std::span<const std::uint8_t> data)
     if (m_buffer.size() >= 256 * 1024) {
       auto s = util::write_all(m_fd.get(), m_buffer, m_temp_path);
       m_buffer.clear();
+      m_flushed = true;
       return s;
     }
     return {};
@@ -116,14 +119,18 @@ util::Result<PendingObject> ObjectWriter::finish()
   if (!s) {
     return s.error();
   }
+  PendingObject object{m_hasher->digest(), m_raw_size, m_temp_path};
+  const auto header = object_header(object.raw_size, object.hash);
+  if (!m_flushed) {
+    // A small object: header and body in one write.
+    std::copy(header.begin(), header.end(), m_buffer.begin());
+  }
   if (s = util::write_all(m_fd.get(), m_buffer, m_temp_path); !s) {
     return s.error();
   }
   m_buffer.clear();
-  PendingObject object{m_hasher->digest(), m_raw_size, m_temp_path};
-  const auto header = object_header(object.raw_size, object.hash);
-  if (::pwrite(m_fd.get(), header.data(), header.size(), 0) !=
-      static_cast<ssize_t>(header.size())) {
+  if (m_flushed && ::pwrite(m_fd.get(), header.data(), header.size(), 0) !=
+                     static_cast<ssize_t>(header.size())) {
     return util::io_error(m_temp_path, "write failed", errno);
   }
   m_fd.reset();
@@ -305,23 +312,64 @@ util::Status Store::read_object(const util::Hash128& hash, const util::ByteSink&
   return {};
 }
 
-util::Result<ObjectWriter> Store::new_object(int level, int workers) const
+util::Result<ObjectWriter> Store::new_object(int level) const
 {
-  std::string temp = m_root + "/tmp/object.XXXXXX";
-  util::Fd fd(::mkostemp(temp.data(), O_CLOEXEC));
+  auto folder = temp_folder();
+  if (!folder) {
+    return folder.error();
+  }
+  auto owned = std::make_unique<util::ZstdCompressor>(level);
+  auto writer = new_object(*owned, 0, *folder);
+  if (writer) {
+    writer->m_owned = std::move(owned);
+    writer->m_folder = std::make_unique<TempFolder>(std::move(*folder));
+  }
+  return writer;
+}
+
+util::Result<TempFolder> Store::temp_folder() const
+{
+  std::string path = m_root + "/tmp/objects.XXXXXX";
+  if (::mkdtemp(path.data()) == nullptr) {
+    return util::io_error(path, "cannot create temporary folder", errno);
+  }
+  return TempFolder(std::move(path));
+}
+
+TempFolder::~TempFolder()
+{
+  if (!m_path.empty()) {
+    (void)util::remove_tree(m_path);
+  }
+}
+
+std::string TempFolder::next_name()
+{
+  return m_path + "/" + std::to_string(m_next++);
+}
+
+util::Result<ObjectWriter> Store::new_object(util::ZstdCompressor& compressor,
+                                             std::uint64_t size_hint, TempFolder& folder) const
+{
+  // Above this size an object is compressed on libzstd's own two threads.
+  constexpr std::uint64_t k_parallel_object = 64ull << 20;
+  compressor.begin(size_hint, size_hint >= k_parallel_object ? 2 : 0);
+  std::string temp = folder.next_name();
+  util::Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
   if (!fd) {
     return util::io_error(temp, "cannot create temporary object", errno);
   }
-  ::fchmod(fd.get(), 0444);
-  // Room for the header, filled in by finish().
-  if (::lseek(fd.get(), k_object_header, SEEK_SET) < 0) {
-    ::unlink(temp.c_str());
-    return util::io_error(temp, "seek failed", errno);
-  }
-  return ObjectWriter(std::move(fd), std::move(temp), level, workers);
+  return ObjectWriter(std::move(fd), std::move(temp), compressor, nullptr);
 }
 
 util::Status Store::publish(const std::vector<PendingObject>& objects) const
+{
+  util::SerialExecutor serial;
+  return publish(objects, serial);
+}
+
+util::Status Store::publish(const std::vector<PendingObject>& objects,
+                            util::Executor& executor) const
 {
   if (objects.empty()) {
     return {};
@@ -341,7 +389,8 @@ util::Status Store::publish(const std::vector<PendingObject>& objects) const
       return util::io_error(m_root, "syncfs failed", errno);
     }
   }
-  // 2. Rename into place.
+  // 2. Rename into place: the fan-out folders first, then the renames on
+  // the executor's threads (each one a directory update of its own).
   std::set<std::string> folders;
   for (const PendingObject& object : objects) {
     const std::string target = object_path(object.hash);
@@ -351,13 +400,25 @@ util::Status Store::publish(const std::vector<PendingObject>& objects) const
         return util::io_error(folder, "cannot create folder", errno);
       }
     }
-    if (::access(target.c_str(), F_OK) == 0) {
-      ::unlink(object.temp_path.c_str());
-      continue;
+  }
+  std::mutex failure_mutex;
+  util::Status failure;
+  executor.for_each(objects.size(), [&](std::size_t i) {
+    const PendingObject& object = objects[i];
+    const std::string target = object_path(object.hash);
+    if (::renameat2(AT_FDCWD, object.temp_path.c_str(), AT_FDCWD, target.c_str(),
+                    RENAME_NOREPLACE) != 0) {
+      if (errno != EEXIST) {
+        const int err = errno;
+        std::lock_guard lock(failure_mutex);
+        failure = util::io_error(target, "cannot publish object", err);
+        return;
+      }
+      ::unlink(object.temp_path.c_str()); // stored already: keep the first
     }
-    if (::rename(object.temp_path.c_str(), target.c_str()) != 0) {
-      return util::io_error(target, "cannot publish object", errno);
-    }
+  });
+  if (!failure) {
+    return failure;
   }
   // 3. The renames durable before any manifest names them.
   if (each) {

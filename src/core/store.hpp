@@ -19,6 +19,7 @@
 // removes. Reading an object verifies its hash.
 
 #include "core/manifest.hpp"
+#include "util/executor.hpp"
 #include "util/file.hpp"
 #include "util/hash.hpp"
 #include "util/result.hpp"
@@ -45,6 +46,31 @@ struct PendingObject
   std::string temp_path;
 };
 
+// A private folder under tmp/ for one writer's new objects, so that threads
+// writing objects at once do not queue on one folder's lock. Removed, with
+// whatever is left in it, on destruction; gc removes those of killed
+// processes.
+class TempFolder
+{
+public:
+  TempFolder(TempFolder&& other) noexcept : m_path(std::move(other.m_path)), m_next(other.m_next)
+  {
+    other.m_path.clear();
+  }
+  TempFolder& operator=(TempFolder&&) = delete;
+  ~TempFolder();
+
+  const std::string& path() const { return m_path; }
+  std::string next_name();
+
+private:
+  friend class Store;
+  explicit TempFolder(std::string path) : m_path(std::move(path)) {}
+
+  std::string m_path;
+  std::uint64_t m_next = 0;
+};
+
 // Streams one file's content into a new object: hashes what it is given,
 // compresses it into a file in tmp/. Not thread-safe; one per worker.
 class ObjectWriter
@@ -59,14 +85,18 @@ public:
 
 private:
   friend class Store;
-  ObjectWriter(util::Fd fd, std::string temp_path, int level, int workers);
+  ObjectWriter(util::Fd fd, std::string temp_path, util::ZstdCompressor& compressor,
+               std::unique_ptr<util::ZstdCompressor> owned);
 
   util::Fd m_fd;
   std::string m_temp_path;
   std::unique_ptr<util::Hasher> m_hasher;
-  std::unique_ptr<util::ZstdCompressor> m_compressor;
+  std::unique_ptr<util::ZstdCompressor> m_owned; // when not borrowed
+  util::ZstdCompressor* m_compressor;
+  std::unique_ptr<TempFolder> m_folder; // when not borrowed
   std::vector<std::uint8_t> m_buffer;
   std::uint64_t m_raw_size = 0;
+  bool m_flushed = false; // part of the body is on disk already
 };
 
 // A held flock; released on destruction.
@@ -116,11 +146,22 @@ public:
   // part of the content by then).
   [[nodiscard]] util::Status read_object(const util::Hash128& hash,
                                          const util::ByteSink& sink) const;
-  // level: zstd level; workers > 0 compresses one large object on libzstd threads.
-  [[nodiscard]] util::Result<ObjectWriter> new_object(int level, int workers = 0) const;
+  [[nodiscard]] util::Result<TempFolder> temp_folder() const;
+  // A new object compressed with compressor, which the caller reuses from
+  // one object to the next, written in folder; both must outlive the writer
+  // and folder the publish() of its objects. size_hint is the expected raw
+  // size (large objects are compressed on two threads).
+  [[nodiscard]] util::Result<ObjectWriter> new_object(util::ZstdCompressor& compressor,
+                                                      std::uint64_t size_hint,
+                                                      TempFolder& folder) const;
+  // The same with a compressor of its own at the given zstd level.
+  [[nodiscard]] util::Result<ObjectWriter> new_object(int level) const;
   // Makes pending objects durable and visible under objects/. An object
   // already present is kept and the pending copy dropped.
   [[nodiscard]] util::Status publish(const std::vector<PendingObject>& objects) const;
+  // The same, renaming on the executor's threads.
+  [[nodiscard]] util::Status publish(const std::vector<PendingObject>& objects,
+                                     util::Executor& executor) const;
 
   // Channels and versions
   [[nodiscard]] util::Result<std::vector<std::string>> channels() const;

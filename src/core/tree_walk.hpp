@@ -11,6 +11,7 @@
 #include "core/stat_cache.hpp"
 #include "util/result.hpp"
 
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -29,7 +30,9 @@ struct WalkItem
 
 struct WalkResult
 {
-  std::vector<WalkItem> items; // in walk order, not sorted
+  // In walk order, not sorted. A deque: it grows without moving what it
+  // holds, which matters for trees of a hundred thousand entries.
+  std::deque<WalkItem> items;
   std::vector<std::string> warnings;
 };
 

@@ -1,5 +1,6 @@
 #include "file.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -166,6 +167,10 @@ Result<std::vector<std::uint8_t>> read_file(const std::string& path, std::size_t
                       os_error(path, "cannot open", errno));
   }
   std::vector<std::uint8_t> out;
+  struct stat st = {};
+  if (::fstat(fd.get(), &st) == 0 && st.st_size > 0) {
+    out.reserve(std::min<std::size_t>(static_cast<std::size_t>(st.st_size), max_size));
+  }
   std::uint8_t buffer[65536];
   for (;;) {
     const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);

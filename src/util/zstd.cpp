@@ -1,7 +1,10 @@
 #include "zstd.hpp"
 
+#define ZSTD_STATIC_LINKING_ONLY // ZSTD_c_srcSizeHint, a parameter value only
+#include <climits>
 #include <zstd.h>
 
+#include <algorithm>
 #include <new>
 #include <stdexcept>
 
@@ -36,6 +39,11 @@ Result<std::vector<std::uint8_t>> zstd_decompress(std::span<const std::uint8_t> 
                                                   std::size_t max_size)
 {
   std::vector<std::uint8_t> out;
+  // One allocation when the frame says its size (treecast's records do).
+  const unsigned long long declared = ZSTD_getFrameContentSize(data.data(), data.size());
+  if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != ZSTD_CONTENTSIZE_ERROR) {
+    out.reserve(static_cast<std::size_t>(std::min<unsigned long long>(declared, max_size)));
+  }
   ZstdDecompressor decompressor;
   auto status = decompressor.update(data, [&](std::span<const std::uint8_t> chunk) -> Status {
     if (out.size() + chunk.size() > max_size) {
@@ -54,17 +62,26 @@ Result<std::vector<std::uint8_t>> zstd_decompress(std::span<const std::uint8_t> 
   return out;
 }
 
-ZstdCompressor::ZstdCompressor(int level, int workers)
-  : m_cctx(ZSTD_createCCtx()), m_out(ZSTD_CStreamOutSize())
+ZstdCompressor::ZstdCompressor(int level) : m_cctx(ZSTD_createCCtx()), m_out(ZSTD_CStreamOutSize())
 {
   if (m_cctx == nullptr) {
     throw std::bad_alloc();
   }
   ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_compressionLevel, level);
   ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_checksumFlag, 0);
+}
+
+void ZstdCompressor::begin(std::uint64_t size_hint, int workers)
+{
+  ZSTD_CCtx_reset(cctx(m_cctx), ZSTD_reset_session_only);
+  // A hint, unlike a pledged size, may be wrong (a file growing as it is
+  // read) without failing the frame.
+  ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_srcSizeHint,
+                         static_cast<int>(std::min<std::uint64_t>(size_hint, INT_MAX)));
+  // Ignored (an error code) by a libzstd built without threads.
+  (void)ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_nbWorkers, workers);
   if (workers > 0) {
-    // Ignored (returns an error) by a libzstd built without threads.
-    (void)ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_nbWorkers, workers);
+    (void)ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_jobSize, 2 << 20);
   }
 }
 

@@ -26,12 +26,16 @@ using ByteSink = std::function<Status(std::span<const std::uint8_t>)>;
 class ZstdCompressor
 {
 public:
-  // workers > 0 uses libzstd's own threads (for a single large input).
-  explicit ZstdCompressor(int level, int workers = 0);
+  explicit ZstdCompressor(int level);
   ~ZstdCompressor();
   ZstdCompressor(const ZstdCompressor&) = delete;
   ZstdCompressor& operator=(const ZstdCompressor&) = delete;
 
+  // Starts a new frame, keeping the context's tables (cheap for many small
+  // inputs). size_hint: the expected input size, so zstd sizes its tables to
+  // the input; workers > 0 compresses on libzstd's own threads, in jobs of
+  // 2 MiB so memory stays bounded.
+  void begin(std::uint64_t size_hint, int workers = 0);
   // Compresses more input; output goes to sink as it is produced.
   [[nodiscard]] Status update(std::span<const std::uint8_t> input, const ByteSink& sink);
   // Ends the frame. The compressor can then be reused for a new frame.

@@ -16,6 +16,7 @@ TEST(Zstd, RoundTripAndStreaming)
   EXPECT_EQ(*back, data);
 
   util::ZstdCompressor c(3);
+  c.begin(data.size());
   std::vector<std::uint8_t> stream;
   auto sink = [&](std::span<const std::uint8_t> s) -> util::Status {
     stream.insert(stream.end(), s.begin(), s.end());
