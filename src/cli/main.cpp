@@ -10,10 +10,17 @@
 #include <algorithm>
 #include <exception>
 #include <iostream>
+#include <malloc.h>
 
 int main(int argc, char** argv)
 {
   using namespace treecast::cli;
+
+  // Memory stays bounded: two malloc arenas, not one per thread (each costs
+  // resident memory; workers allocate little), and large buffers as their
+  // own mappings, returned to the system when freed.
+  mallopt(M_ARENA_MAX, 2);
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
 
   CLI::App app("treecast: mirror a directory tree to a fleet, one whole version at a time.",
                "treecast");

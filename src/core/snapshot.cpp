@@ -353,6 +353,11 @@ util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir
       to_read.push_back(i);
     }
   }
+  // Memory stays bounded by what each phase needs: the old cache and the
+  // set of old hashes are done with.
+  const std::size_t old_cache_size = old_cache.size();
+  old_cache = StatCache();
+  previous_hashes = {};
 
   // Readers hold the temporary folders of the new objects: they live until
   // the objects are published (or dropped) at the end of the snapshot.
@@ -387,16 +392,8 @@ util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir
   SnapshotReport report;
   report.warnings = std::move(walked->warnings);
   std::vector<PendingObject> pending;
-  auto drop_pending = [&] {
-    for (auto& o : outcomes) {
-      if (o && o->object) {
-        ::unlink(o->object->temp_path.c_str());
-      }
-    }
-  };
   for (std::size_t k = 0; k < to_read.size(); ++k) {
     if (!outcomes[k]) {
-      drop_pending();
       return outcomes[k].error();
     }
     FileOutcome& o = *outcomes[k];
@@ -419,9 +416,11 @@ util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir
     if (o.object) {
       report.new_objects += 1;
       report.new_bytes += o.object->raw_size;
-      pending.push_back(*o.object);
+      pending.push_back(std::move(*o.object));
     }
   }
+  outcomes = {};
+  to_read = {};
 
   // 4. The manifest.
   Manifest manifest;
@@ -435,7 +434,7 @@ util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir
   // unchanged: it need not be rebuilt nor saved.
   const auto files = static_cast<std::size_t>(std::count_if(
     items.begin(), items.end(), [](const WalkItem& i) { return i.entry.type == EntryType::file; }));
-  const bool save_cache = report.files_read > 0 || files != old_cache.size();
+  const bool save_cache = report.files_read > 0 || files != old_cache_size;
   StatCache new_cache(std::min(*fs_start, start_ns));
   for (WalkItem& item : items) {
     if (save_cache && item.entry.type == EntryType::file) {
@@ -443,10 +442,10 @@ util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir
     }
     manifest.entries.push_back(std::move(item.entry));
   }
+  items = {};
   finalize(manifest);
 
   if (previous && previous->id == manifest.id) {
-    drop_pending();
     report.recorded = false;
     report.manifest = std::move(*previous);
   } else {
@@ -470,7 +469,6 @@ util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir
       report.changed = manifest.entries.size();
     }
     if (auto s = store.publish(pending, executor); !s) {
-      drop_pending();
       return s.error();
     }
     if (auto s = store.add_version(manifest); !s) {
