@@ -1,5 +1,6 @@
 #include "store.hpp"
 
+#include "core/object_format.hpp"
 #include "util/bytes.hpp"
 #include "util/human.hpp"
 
@@ -17,30 +18,15 @@
 
 namespace treecast::core {
 
+using namespace object_format;
+
 namespace {
 
 constexpr char k_marker[] = ".treecast-store";
 constexpr char k_marker_text[] = "treecast store 1\n";
 
-// Object header (format: OBJECT): "TCOB" u8:version u8:codec u64le:raw-size hash128
-constexpr std::uint8_t k_object_magic[4] = {'T', 'C', 'O', 'B'};
-constexpr std::uint8_t k_object_version = 1;
-constexpr std::uint8_t k_codec_zstd = 1; // format
-constexpr std::size_t k_object_header = 4 + 1 + 1 + 8 + 16;
-
 // Below this many objects, fsync each; above, one syncfs is far cheaper.
 constexpr std::size_t k_fsync_each_limit = 32;
-
-std::vector<std::uint8_t> object_header(std::uint64_t raw_size, const util::Hash128& hash)
-{
-  util::ByteWriter w;
-  w.bytes(k_object_magic);
-  w.u8(k_object_version);
-  w.u8(k_codec_zstd);
-  w.u64le(raw_size);
-  w.bytes(hash.bytes);
-  return w.take();
-}
 
 util::Error corrupt(const util::Hash128& hash, const std::string& path, const std::string& what)
 {
@@ -73,70 +59,6 @@ std::string version_path(const std::string& channel_dir, std::uint64_t number)
 }
 
 } // namespace
-
-// ---- ObjectWriter
-
-ObjectWriter::ObjectWriter(util::Fd fd, std::string temp_path, util::ZstdCompressor& compressor,
-                           std::unique_ptr<util::ZstdCompressor> owned)
-  : m_fd(std::move(fd)), m_temp_path(std::move(temp_path)),
-    m_hasher(std::make_unique<util::Hasher>()), m_owned(std::move(owned)), m_compressor(&compressor)
-{
-  m_buffer.reserve(256 * 1024);
-  m_buffer.resize(k_object_header); // room for the header, filled in by finish()
-}
-
-ObjectWriter::ObjectWriter(ObjectWriter&&) noexcept = default;
-
-ObjectWriter::~ObjectWriter()
-{
-  if (!m_temp_path.empty()) {
-    ::unlink(m_temp_path.c_str());
-  }
-}
-
-util::Status ObjectWriter::write(std::span<const std::uint8_t> data)
-{
-  m_hasher->update(data);
-  m_raw_size += data.size();
-  return m_compressor->update(data, [this](std::span<const std::uint8_t> out) -> util::Status {
-    m_buffer.insert(m_buffer.end(), out.begin(), out.end());
-    if (m_buffer.size() >= 256 * 1024) {
-      auto s = util::write_all(m_fd.get(), m_buffer, m_temp_path);
-      m_buffer.clear();
-      m_flushed = true;
-      return s;
-    }
-    return {};
-  });
-}
-
-util::Result<PendingObject> ObjectWriter::finish()
-{
-  auto s = m_compressor->finish([this](std::span<const std::uint8_t> out) -> util::Status {
-    m_buffer.insert(m_buffer.end(), out.begin(), out.end());
-    return {};
-  });
-  if (!s) {
-    return s.error();
-  }
-  PendingObject object{m_hasher->digest(), m_raw_size, m_temp_path};
-  const auto header = object_header(object.raw_size, object.hash);
-  if (!m_flushed) {
-    // A small object: header and body in one write.
-    std::copy(header.begin(), header.end(), m_buffer.begin());
-  }
-  if (s = util::write_all(m_fd.get(), m_buffer, m_temp_path); !s) {
-    return s.error();
-  }
-  m_buffer.clear();
-  if (m_flushed && ::pwrite(m_fd.get(), header.data(), header.size(), 0) !=
-                     static_cast<ssize_t>(header.size())) {
-    return util::io_error(m_temp_path, "write failed", errno);
-  }
-  m_fd.reset();
-  m_temp_path.clear(); // handed over
-  return object;
-}
 
 // ---- Store
 
@@ -325,27 +247,6 @@ util::Result<ObjectWriter> Store::new_object(int level) const
     writer->m_folder = std::make_unique<TempFolder>(std::move(*folder));
   }
   return writer;
-}
-
-util::Result<TempFolder> Store::temp_folder() const
-{
-  std::string path = m_root + "/tmp/objects.XXXXXX";
-  if (::mkdtemp(path.data()) == nullptr) {
-    return util::io_error(path, "cannot create temporary folder", errno);
-  }
-  return TempFolder(std::move(path));
-}
-
-TempFolder::~TempFolder()
-{
-  if (!m_path.empty()) {
-    (void)util::remove_tree(m_path);
-  }
-}
-
-std::string TempFolder::next_name()
-{
-  return m_path + "/" + std::to_string(m_next++);
 }
 
 util::Result<ObjectWriter> Store::new_object(util::ZstdCompressor& compressor,
