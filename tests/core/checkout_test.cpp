@@ -1,5 +1,6 @@
 #include "core/checkout.hpp"
 #include "core/snapshot.hpp"
+#include "support/store_fixture.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tree.hpp"
 
@@ -12,16 +13,9 @@ using namespace treecast;
 
 namespace {
 
-class CheckoutTest : public ::testing::Test
+class CheckoutTest : public test::StoreTest
 {
 protected:
-  void SetUp() override
-  {
-    auto store = core::Store::open(m_dir / "store", core::Create::yes);
-    ASSERT_TRUE(store);
-    m_store.emplace(std::move(*store));
-  }
-
   core::Manifest snap(const std::string& tree)
   {
     core::SnapshotOptions options;
@@ -31,9 +25,6 @@ protected:
     EXPECT_TRUE(r) << r.error().message;
     return r->manifest;
   }
-
-  test::TempDir m_dir;
-  std::optional<core::Store> m_store;
 };
 
 } // namespace

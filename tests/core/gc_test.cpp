@@ -1,5 +1,6 @@
 #include "core/gc.hpp"
 #include "core/snapshot.hpp"
+#include "support/store_fixture.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tree.hpp"
 
@@ -11,16 +12,9 @@ using namespace treecast;
 
 namespace {
 
-class GcTest : public ::testing::Test
+class GcTest : public test::StoreTest
 {
 protected:
-  void SetUp() override
-  {
-    auto store = core::Store::open(m_dir / "store", core::Create::yes);
-    ASSERT_TRUE(store);
-    m_store.emplace(std::move(*store));
-  }
-
   core::Manifest snap(const std::string& channel, const std::string& tree)
   {
     core::SnapshotOptions options;
@@ -30,9 +24,6 @@ protected:
     EXPECT_TRUE(r) << r.error().message;
     return r->manifest;
   }
-
-  test::TempDir m_dir;
-  std::optional<core::Store> m_store;
 };
 
 } // namespace

@@ -1,4 +1,5 @@
 #include "core/snapshot.hpp"
+#include "support/store_fixture.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tree.hpp"
 #include "util/file.hpp"
@@ -18,14 +19,13 @@ using core::EntryType;
 
 namespace {
 
-class SnapshotTest : public ::testing::Test
+class SnapshotTest : public test::StoreTest
 {
 protected:
   void SetUp() override
   {
-    auto store = core::Store::open(m_dir / "store", core::Create::yes);
-    ASSERT_TRUE(store);
-    m_store.emplace(std::move(*store));
+    StoreTest::SetUp();
+    ASSERT_TRUE(m_store);
     test::make_dir(tree());
   }
 
@@ -89,9 +89,6 @@ protected:
     }
     return n;
   }
-
-  test::TempDir m_dir;
-  std::optional<core::Store> m_store;
 };
 
 } // namespace

@@ -1,4 +1,5 @@
 #include "core/version_spec.hpp"
+#include "support/store_fixture.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -7,14 +8,13 @@ using namespace treecast;
 
 namespace {
 
-class VersionSpecTest : public ::testing::Test
+class VersionSpecTest : public test::StoreTest
 {
 protected:
   void SetUp() override
   {
-    auto store = core::Store::open(m_dir / "store", core::Create::yes);
-    ASSERT_TRUE(store);
-    m_store.emplace(std::move(*store));
+    StoreTest::SetUp();
+    ASSERT_TRUE(m_store);
     for (std::uint64_t n = 1; n <= 4; ++n) {
       core::Manifest m;
       m.header = {"c", n, n - 1, 0, ""};
@@ -31,8 +31,6 @@ protected:
     return core::resolve_version(*m_store, "c", spec);
   }
 
-  test::TempDir m_dir;
-  std::optional<core::Store> m_store;
   std::vector<util::Hash128> ids;
 };
 
