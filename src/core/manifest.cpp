@@ -48,6 +48,7 @@ std::size_t common_prefix(std::string_view a, std::string_view b)
 util::ByteWriter encode_entries(const std::vector<Entry>& entries)
 {
   util::ByteWriter w;
+  w.reserve(entries.size() * 48); // a typical entry; saves regrowing megabytes
   w.varint(entries.size());
   std::string_view previous;
   for (const Entry& e : entries) {
@@ -128,9 +129,14 @@ util::Hash128 compute_id(const std::vector<Entry>& entries)
 
 void finalize(Manifest& manifest)
 {
+  sort_entries(manifest.entries);
+  manifest.id = compute_id(manifest.entries);
+}
+
+void sort_entries(std::vector<Entry>& entries)
+{
   // Sort positions, then move each entry once: cheaper than moving entries
   // (five strings each) around during the sort.
-  auto& entries = manifest.entries;
   if (!std::is_sorted(entries.begin(), entries.end(),
                       [](const Entry& a, const Entry& b) { return a.path < b.path; })) {
     std::vector<std::uint32_t> order(entries.size());
@@ -146,7 +152,6 @@ void finalize(Manifest& manifest)
     }
     entries = std::move(sorted);
   }
-  manifest.id = compute_id(manifest.entries);
 }
 
 std::vector<std::uint8_t> encode(const Manifest& manifest)

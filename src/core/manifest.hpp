@@ -80,6 +80,8 @@ inline constexpr std::size_t k_max_manifest_bytes = std::size_t{1} << 30;
 
 // Sorts entries by path and fills in the id.
 void finalize(Manifest& manifest);
+// Sorts entries by path (byte order).
+void sort_entries(std::vector<Entry>& entries);
 [[nodiscard]] util::Hash128 compute_id(const std::vector<Entry>& entries);
 [[nodiscard]] std::vector<std::uint8_t> encode(const Manifest& manifest);
 // origin names the source in error messages (a file path, a peer).

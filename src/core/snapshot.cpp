@@ -443,7 +443,14 @@ util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir
     manifest.entries.push_back(std::move(item.entry));
   }
   items = {};
-  finalize(manifest);
+  // Entry for entry the same identity as the previous version means the same
+  // encoding, so the same id: an unchanged tree is not encoded again.
+  sort_entries(manifest.entries);
+  const bool same_tree =
+    previous && std::equal(manifest.entries.begin(), manifest.entries.end(),
+                           previous->entries.begin(), previous->entries.end(),
+                           [](const Entry& a, const Entry& b) { return a.same_identity(b); });
+  manifest.id = same_tree ? previous->id : compute_id(manifest.entries);
 
   if (previous && previous->id == manifest.id) {
     report.recorded = false;

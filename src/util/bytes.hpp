@@ -17,6 +17,7 @@ namespace treecast::util {
 class ByteWriter
 {
 public:
+  void reserve(std::size_t bytes) { m_bytes.reserve(bytes); }
   void u8(std::uint8_t value) { m_bytes.push_back(value); }
   void u64le(std::uint64_t value);
   void varint(std::uint64_t value);
