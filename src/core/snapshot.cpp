@@ -38,15 +38,11 @@ namespace {
 
 constexpr std::size_t k_block = 256 * 1024;
 
-std::int64_t ns(const timespec& ts)
-{
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
 bool same_file_state(const struct stat& a, const struct stat& b)
 {
   return a.st_ino == b.st_ino && a.st_dev == b.st_dev && a.st_size == b.st_size &&
-         ns(a.st_mtim) == ns(b.st_mtim) && ns(a.st_ctim) == ns(b.st_ctim);
+         timestamp_ns(a.st_mtim) == timestamp_ns(b.st_mtim) &&
+         timestamp_ns(a.st_ctim) == timestamp_ns(b.st_ctim);
 }
 
 // Content seen by one worker for one file.
@@ -404,13 +400,8 @@ util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir
     item.entry.mode = o.st.st_mode & 07777;
     item.entry.uid = o.st.st_uid;
     item.entry.gid = o.st.st_gid;
-    item.entry.mtime_ns = ns(o.st.st_mtim);
-    item.key = StatKey{static_cast<std::uint64_t>(o.st.st_dev),
-                       static_cast<std::uint64_t>(o.st.st_ino),
-                       static_cast<std::uint64_t>(o.st.st_size),
-                       ns(o.st.st_mtim),
-                       ns(o.st.st_ctim),
-                       static_cast<std::uint32_t>(o.st.st_mode)};
+    item.entry.mtime_ns = timestamp_ns(o.st.st_mtim);
+    item.key = stat_key(o.st);
     report.files_read += 1;
     report.bytes_read += o.bytes_read;
     if (o.object) {

@@ -19,6 +19,21 @@ constexpr std::size_t k_max_bytes = std::size_t{1} << 30;
 
 } // namespace
 
+std::int64_t timestamp_ns(const timespec& ts)
+{
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+StatKey stat_key(const struct stat& st)
+{
+  return StatKey{static_cast<std::uint64_t>(st.st_dev),
+                 static_cast<std::uint64_t>(st.st_ino),
+                 static_cast<std::uint64_t>(st.st_size),
+                 timestamp_ns(st.st_mtim),
+                 timestamp_ns(st.st_ctim),
+                 static_cast<std::uint32_t>(st.st_mode)};
+}
+
 std::optional<util::Hash128> StatCache::lookup(const std::string& path, const StatKey& key) const
 {
   const auto it = m_entries.find(path);

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <sys/stat.h>
 #include <unordered_map>
 
 namespace treecast::core {
@@ -32,6 +33,11 @@ struct StatKey
 
   bool operator==(const StatKey&) const = default;
 };
+
+// A timestamp in nanoseconds since the epoch.
+[[nodiscard]] std::int64_t timestamp_ns(const timespec& ts);
+// The fields of st that the stat cache compares.
+[[nodiscard]] StatKey stat_key(const struct stat& st);
 
 class StatCache
 {

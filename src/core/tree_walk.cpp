@@ -18,21 +18,6 @@ namespace treecast::core {
 
 namespace {
 
-std::int64_t ns(const timespec& ts)
-{
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-StatKey key_of(const struct stat& st)
-{
-  return StatKey{static_cast<std::uint64_t>(st.st_dev),
-                 static_cast<std::uint64_t>(st.st_ino),
-                 static_cast<std::uint64_t>(st.st_size),
-                 ns(st.st_mtim),
-                 ns(st.st_ctim),
-                 static_cast<std::uint32_t>(st.st_mode)};
-}
-
 const char* special_kind(mode_t mode)
 {
   if (S_ISSOCK(mode)) {
@@ -117,7 +102,7 @@ private:
       return {};
     }
     WalkItem item;
-    item.key = key_of(st);
+    item.key = stat_key(st);
     Entry& e = item.entry;
     e.path = path;
     e.mode = st.st_mode & 07777;
@@ -125,7 +110,7 @@ private:
     e.gid = st.st_gid;
     e.user = m_names.user(st.st_uid);
     e.group = m_names.group(st.st_gid);
-    e.mtime_ns = ns(st.st_mtim);
+    e.mtime_ns = timestamp_ns(st.st_mtim);
     if (S_ISREG(st.st_mode)) {
       e.type = EntryType::file;
       e.size = static_cast<std::uint64_t>(st.st_size);
