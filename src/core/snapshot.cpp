@@ -1,12 +1,15 @@
 // A snapshot runs in passes:
 //   1. lock the channel (one snapshot at a time) and the store (shared, so gc
-//      waits), load the latest manifest and the stat cache;
-//   2. walk the tree (tree_walk), keeping stat fields;
-//   3. take hashes from the stat cache where it is trusted; read every other
-//      file on the executor (read_file_content below);
-//   4. build and finalize the manifest; if its id is the latest one's, record
-//      nothing; otherwise publish the new objects, then the manifest and ref;
-//   5. save the stat cache.
+//      waits);
+//   2. walk the tree on every thread (tree_walk), while one thread first
+//      loads the latest manifest and its stat cache;
+//   3. pair the walk's items with the latest manifest's entries (both sorted
+//      by path); take hashes from the manifest where the stat cache trusts
+//      the file; read every other file on the executor (FileReader below);
+//   4. if every item has the identity of the previous entry at its position,
+//      record nothing; otherwise build the manifest, publish the new objects,
+//      then the manifest and ref;
+//   5. save the stat cache, in the order of the manifest it follows.
 //
 // Reading a file: when the path existed before with the same size, the file
 // is probably unchanged (touched, or rewritten with the same bytes), so it is
@@ -31,6 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <unordered_set>
+#include <utility>
 
 namespace treecast::core {
 
@@ -51,7 +55,7 @@ struct FileOutcome
   util::Hash128 hash;
   std::optional<PendingObject> object; // new content, written to tmp/
   struct stat st
-  {};
+  {}; // as fstat(2) saw it while reading
   std::uint64_t bytes_read = 0;
 };
 
@@ -254,6 +258,41 @@ private:
 
 } // namespace
 
+namespace {
+
+// An entry of the new manifest as the walk and the reads found it.
+Entry make_entry(const WalkItem& item, OwnerNames& names)
+{
+  Entry e;
+  e.path = item.path;
+  e.type = item.type();
+  e.mode = item.key.mode & 07777;
+  e.uid = item.uid;
+  e.gid = item.gid;
+  e.user = names.user(item.uid);
+  e.group = names.group(item.gid);
+  e.mtime_ns = item.key.mtime_ns;
+  if (e.type == EntryType::file) {
+    e.size = item.key.size;
+    e.hash = item.hash;
+  }
+  e.target = item.target;
+  return e;
+}
+
+// make_entry(item, names).same_identity(e), without building the entry.
+bool same_identity(const WalkItem& item, const Entry& e, OwnerNames& names)
+{
+  const EntryType type = item.type();
+  const bool file = type == EntryType::file;
+  return item.path == e.path && type == e.type && (item.key.mode & 07777) == e.mode &&
+         item.uid == e.uid && item.gid == e.gid && (file ? item.key.size : 0) == e.size &&
+         (file ? item.hash : util::Hash128{}) == e.hash && item.target == e.target &&
+         names.user(item.uid) == e.user && names.group(item.gid) == e.group;
+}
+
+} // namespace
+
 util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir,
                                       const SnapshotOptions& options, util::Executor& executor)
 {
@@ -289,15 +328,17 @@ util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir
   if (!fs_start) {
     return fs_start.error();
   }
-  // 2. Walk the tree while the previous version and the stat cache load.
+  // 2. Walk the tree on every thread, while one of them first loads the
+  // previous version and the stat cache.
   const std::string cache_path = store.channel_dir(options.channel) + "/statcache";
   std::optional<Manifest> previous;
   StatCache old_cache;
   util::Status loaded;
-  util::Result<WalkResult> walked = util::make_error(util::Errc::io, "not walked");
-  executor.for_each(2, [&](std::size_t task) {
-    if (task == 0) {
-      walked = walk_tree(dir, ExcludeList(options.excludes));
+  const ExcludeList excludes(options.excludes);
+  TreeWalk walk(dir, excludes);
+  executor.for_each(1 + executor.concurrency(), [&](std::size_t task) {
+    if (task > 0) {
+      walk.work();
       return;
     }
     auto latest = store.latest(options.channel);
@@ -318,135 +359,132 @@ util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir
   if (!loaded) {
     return loaded.error();
   }
+  auto walked = walk.finish();
   if (!walked) {
     return walked.error();
   }
-  auto& items = walked->items;
+  std::vector<WalkItem>& items = walked->items;
+  const std::vector<Entry> no_entries;
+  const std::vector<Entry>& old_entries = previous ? previous->entries : no_entries;
 
-  // 3. Hashes: from the stat cache, or read.
-  KnownContent known(store);
-  std::unordered_set<util::Hash128> previous_hashes;
-  if (previous) {
-    for (const Entry& e : previous->entries) {
-      if (e.type == EntryType::file) {
-        previous_hashes.insert(e.hash);
-        known.add(e.hash);
-      }
+  // 3. Hashes: from the stat cache, or read. Items and the previous entries
+  // are both sorted by path: one merge pass pairs them.
+  const bool cache_follows = previous && old_cache.follows(previous->id, previous->entries.size());
+  struct ToRead
+  {
+    std::size_t item;
+    bool probably_stored; // the path had a file of the same size before
+  };
+  std::vector<ToRead> to_read;
+  for (std::size_t i = 0, j = 0; i < items.size(); ++i) {
+    WalkItem& item = items[i];
+    while (j < old_entries.size() && old_entries[j].path < item.path) {
+      ++j;
     }
-  }
-  std::vector<std::size_t> to_read;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    Entry& e = items[i].entry;
-    if (e.type != EntryType::file) {
+    if (item.type() != EntryType::file) {
       continue;
     }
-    // Trust the cache only for content the latest version holds (so it is in
-    // the store, which gc guarantees for the latest version).
-    if (auto hash = old_cache.lookup(e.path, items[i].key);
-        hash && previous_hashes.contains(*hash)) {
-      e.hash = *hash;
+    const Entry* old = j < old_entries.size() && old_entries[j].path == item.path &&
+                           old_entries[j].type == EntryType::file
+                         ? &old_entries[j]
+                         : nullptr;
+    // Trusted records belong to the latest version, whose content gc keeps.
+    if (old != nullptr && cache_follows && old_cache.trusted(j, item.key)) {
+      item.hash = old->hash;
     } else {
-      to_read.push_back(i);
+      to_read.push_back({i, old != nullptr && old->size == item.key.size});
     }
   }
-  // Memory stays bounded by what each phase needs: the old cache and the
-  // set of old hashes are done with.
-  const std::size_t old_cache_size = old_cache.size();
-  old_cache = StatCache();
-  previous_hashes = {};
-
-  // Readers hold the temporary folders of the new objects: they live until
-  // the objects are published (or dropped) at the end of the snapshot.
-  std::mutex readers_mutex;
-  std::vector<std::unique_ptr<FileReader>> idle_readers;
-  std::vector<util::Result<FileOutcome>> outcomes(to_read.size(),
-                                                  util::Error{util::Errc::io, "not read"});
-  {
-    executor.for_each(to_read.size(), [&](std::size_t k) {
-      std::unique_ptr<FileReader> reader;
-      {
-        std::lock_guard lock(readers_mutex);
-        if (!idle_readers.empty()) {
-          reader = std::move(idle_readers.back());
-          idle_readers.pop_back();
-        }
-      }
-      if (!reader) {
-        reader = std::make_unique<FileReader>(store, options, known);
-      }
-      const Entry& e = items[to_read[k]].entry;
-      const bool probably_stored = previous && [&] {
-        const Entry* old = previous->find(e.path);
-        return old != nullptr && old->type == EntryType::file && old->size == e.size;
-      }();
-      outcomes[k] = reader->read(dir, e.path, probably_stored);
-      std::lock_guard lock(readers_mutex);
-      idle_readers.push_back(std::move(reader));
-    });
-  }
+  old_cache = StatCache(); // done with: memory stays bounded by each phase's needs
 
   SnapshotReport report;
   report.warnings = std::move(walked->warnings);
-  std::vector<PendingObject> pending;
-  for (std::size_t k = 0; k < to_read.size(); ++k) {
-    if (!outcomes[k]) {
-      return outcomes[k].error();
-    }
-    FileOutcome& o = *outcomes[k];
-    WalkItem& item = items[to_read[k]];
-    // What was read is what is recorded: stat fields from the read itself.
-    item.entry.hash = o.hash;
-    item.entry.size = static_cast<std::uint64_t>(o.st.st_size);
-    item.entry.mode = o.st.st_mode & 07777;
-    item.entry.uid = o.st.st_uid;
-    item.entry.gid = o.st.st_gid;
-    item.entry.mtime_ns = timestamp_ns(o.st.st_mtim);
-    item.key = stat_key(o.st);
-    report.files_read += 1;
-    report.bytes_read += o.bytes_read;
-    if (o.object) {
-      report.new_objects += 1;
-      report.new_bytes += o.object->raw_size;
-      pending.push_back(std::move(*o.object));
+  KnownContent known(store);
+  for (const Entry& e : old_entries) {
+    if (e.type == EntryType::file) {
+      known.add(e.hash);
     }
   }
-  outcomes = {};
+  // Readers hold the temporary folders of the new objects: they live until
+  // the objects are published (or dropped) at the end of the snapshot.
+  std::mutex mutex;
+  std::vector<std::unique_ptr<FileReader>> idle_readers;
+  std::vector<PendingObject> pending;
+  std::optional<std::pair<std::size_t, util::Error>> failed; // the first by path
+  executor.for_each(to_read.size(), [&](std::size_t k) {
+    std::unique_ptr<FileReader> reader;
+    {
+      std::lock_guard lock(mutex);
+      if (!idle_readers.empty()) {
+        reader = std::move(idle_readers.back());
+        idle_readers.pop_back();
+      }
+    }
+    if (!reader) {
+      reader = std::make_unique<FileReader>(store, options, known);
+    }
+    WalkItem& item = items[to_read[k].item];
+    auto outcome = reader->read(dir, std::string(item.path), to_read[k].probably_stored);
+    std::lock_guard lock(mutex);
+    idle_readers.push_back(std::move(reader));
+    if (!outcome) {
+      if (!failed || k < failed->first) {
+        failed.emplace(k, std::move(outcome.error()));
+      }
+      return;
+    }
+    // What was read is what is recorded: stat fields from the read itself.
+    const struct stat& st = outcome->st;
+    item.hash = outcome->hash;
+    item.key = stat_key(st);
+    item.uid = st.st_uid;
+    item.gid = st.st_gid;
+    report.files_read += 1;
+    report.bytes_read += outcome->bytes_read;
+    if (outcome->object) {
+      report.new_objects += 1;
+      report.new_bytes += outcome->object->raw_size;
+      pending.push_back(std::move(*outcome->object));
+    }
+  });
+  if (failed) {
+    return std::move(failed->second);
+  }
   to_read = {};
 
-  // 4. The manifest.
-  Manifest manifest;
-  manifest.header.channel = options.channel;
-  manifest.header.number = previous ? previous->header.number + 1 : 1;
-  manifest.header.parent = previous ? previous->header.number : 0;
-  manifest.header.time_ns = start_ns;
-  manifest.header.message = options.message;
-  manifest.entries.reserve(items.size());
-  // When no file was read, every file's entry came from the old stat cache
-  // unchanged: it need not be rebuilt nor saved.
-  const auto files = static_cast<std::size_t>(std::count_if(
-    items.begin(), items.end(), [](const WalkItem& i) { return i.entry.type == EntryType::file; }));
-  const bool save_cache = report.files_read > 0 || files != old_cache_size;
-  StatCache new_cache(std::min(*fs_start, start_ns));
-  for (WalkItem& item : items) {
-    if (save_cache && item.entry.type == EntryType::file) {
-      new_cache.insert(item.entry.path, item.key, item.entry.hash);
-    }
-    manifest.entries.push_back(std::move(item.entry));
-  }
-  items = {};
-  // Entry for entry the same identity as the previous version means the same
-  // encoding, so the same id: an unchanged tree is not encoded again.
-  sort_entries(manifest.entries);
+  // 4. The manifest. Entry for entry the same identity as the previous
+  // version means the same encoding, so the same id: an unchanged tree is
+  // neither built again nor encoded.
+  OwnerNames names;
   const bool same_tree =
-    previous && std::equal(manifest.entries.begin(), manifest.entries.end(),
-                           previous->entries.begin(), previous->entries.end(),
-                           [](const Entry& a, const Entry& b) { return a.same_identity(b); });
-  manifest.id = same_tree ? previous->id : compute_id(manifest.entries);
-
-  if (previous && previous->id == manifest.id) {
+    previous &&
+    std::equal(items.begin(), items.end(), old_entries.begin(), old_entries.end(),
+               [&](const WalkItem& a, const Entry& b) { return same_identity(a, b, names); });
+  std::vector<StatKey> keys;
+  keys.reserve(items.size());
+  for (const WalkItem& item : items) {
+    keys.push_back(item.key);
+  }
+  // The stat cache changes when a file was read or when it did not follow
+  // the latest version; an unchanged tree read from the cache leaves it be.
+  const bool save_cache = report.files_read > 0 || !cache_follows || !same_tree;
+  if (same_tree) {
     report.recorded = false;
     report.manifest = std::move(*previous);
   } else {
+    Manifest manifest;
+    manifest.header.channel = options.channel;
+    manifest.header.number = previous ? previous->header.number + 1 : 1;
+    manifest.header.parent = previous ? previous->header.number : 0;
+    manifest.header.time_ns = start_ns;
+    manifest.header.message = options.message;
+    manifest.entries.reserve(items.size());
+    for (const WalkItem& item : items) {
+      manifest.entries.push_back(make_entry(item, names));
+    }
+    items = {};
+    walked->text.clear();
+    finalize(manifest); // the entries are sorted already: this encodes them for the id
     if (previous) {
       // Entries added, removed or changed: a merge walk of two sorted lists.
       const auto& a = previous->entries;
@@ -463,6 +501,7 @@ util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir
           ++i, ++j;
         }
       }
+      previous.reset();
     } else {
       report.changed = manifest.entries.size();
     }
@@ -478,7 +517,8 @@ util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir
 
   // 5. The stat cache (a cache: failing to save it costs speed, not data).
   if (save_cache) {
-    (void)new_cache.save(cache_path);
+    const StatCache cache(report.manifest.id, std::min(*fs_start, start_ns), std::move(keys));
+    (void)cache.save(cache_path);
   }
   return report;
 }

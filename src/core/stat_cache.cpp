@@ -11,10 +11,12 @@ namespace treecast::core {
 
 namespace {
 
-// "TCSC" u8:version u64le:start zstd(entries) hash128 (a local cache file,
-// not exchanged between hosts; documented in treecast-formats(5) all the same).
+// "TCSC" u8:version u64le:start hash128:manifest-id zstd(records) hash128 (a
+// local cache file, not exchanged between hosts; documented in
+// treecast-formats(5) all the same).
 constexpr std::uint8_t k_magic[4] = {'T', 'C', 'S', 'C'};
-constexpr std::uint8_t k_version = 1;
+constexpr std::uint8_t k_version = 2;
+constexpr std::size_t k_header = 4 + 1 + 8 + 16;
 constexpr std::size_t k_max_bytes = std::size_t{1} << 30;
 
 } // namespace
@@ -34,27 +36,19 @@ StatKey stat_key(const struct stat& st)
                  static_cast<std::uint32_t>(st.st_mode)};
 }
 
-std::optional<util::Hash128> StatCache::lookup(const std::string& path, const StatKey& key) const
+bool StatCache::trusted(std::size_t index, const StatKey& key) const
 {
-  const auto it = m_entries.find(path);
-  if (it == m_entries.end() || !(it->second.key == key)) {
-    return std::nullopt;
+  if (index >= m_keys.size() || !(m_keys[index] == key)) {
+    return false;
   }
-  if (key.mtime_ns >= m_start_ns || key.ctime_ns >= m_start_ns) {
-    return std::nullopt; // racy: may have changed within the same tick
-  }
-  return it->second.hash;
-}
-
-void StatCache::insert(std::string path, const StatKey& key, const util::Hash128& hash)
-{
-  m_entries.insert_or_assign(std::move(path), Item{key, hash});
+  // Racy: a time in the same tick as the start may hide a later change.
+  return key.mtime_ns < m_start_ns && key.ctime_ns < m_start_ns;
 }
 
 StatCache StatCache::load(const std::string& path)
 {
   auto bytes = util::read_file(path, k_max_bytes);
-  if (!bytes || bytes->size() < 4 + 1 + 8 + 16) {
+  if (!bytes || bytes->size() < k_header + 16) {
     return {};
   }
   const auto body = std::span(*bytes).first(bytes->size() - 16);
@@ -64,54 +58,57 @@ StatCache StatCache::load(const std::string& path)
       body[4] != k_version) {
     return {};
   }
-  util::ByteReader header(body.subspan(5, 8));
-  StatCache cache(static_cast<std::int64_t>(header.u64le("start")));
-  auto entries = util::zstd_decompress(body.subspan(13), k_max_bytes);
-  if (!entries) {
+  util::ByteReader header(body.subspan(5, k_header - 5));
+  const auto start = static_cast<std::int64_t>(header.u64le("start"));
+  util::Hash128 id;
+  const auto id_bytes = header.bytes("manifest id", 16);
+  if (!header.ok()) {
     return {};
   }
-  util::ByteReader r(*entries);
-  const auto count = r.varint_max("count", entries->size());
+  std::copy(id_bytes.begin(), id_bytes.end(), id.bytes.begin());
+  auto records = util::zstd_decompress(body.subspan(k_header), k_max_bytes);
+  if (!records) {
+    return {};
+  }
+  util::ByteReader r(*records);
+  // A record takes at least 19 bytes: the count cannot exceed that share.
+  const auto count = r.varint_max("count", records->size() / 19);
+  std::vector<StatKey> keys;
+  keys.reserve(static_cast<std::size_t>(count));
   for (std::uint64_t i = 0; i < count && r.ok(); ++i) {
-    std::string name = r.str("path", 4096);
-    Item item;
-    item.key.dev = r.varint("dev");
-    item.key.ino = r.varint("ino");
-    item.key.size = r.varint("size");
-    item.key.mtime_ns = static_cast<std::int64_t>(r.u64le("mtime"));
-    item.key.ctime_ns = static_cast<std::int64_t>(r.u64le("ctime"));
-    item.key.mode = static_cast<std::uint32_t>(r.varint("mode"));
-    const auto hash = r.bytes("hash", 16);
-    if (r.ok()) {
-      std::copy(hash.begin(), hash.end(), item.hash.bytes.begin());
-      cache.m_entries.emplace(std::move(name), item);
-    }
+    StatKey key;
+    key.dev = r.varint("dev");
+    key.ino = r.varint("ino");
+    key.size = r.varint("size");
+    key.mtime_ns = static_cast<std::int64_t>(r.u64le("mtime"));
+    key.ctime_ns = static_cast<std::int64_t>(r.u64le("ctime"));
+    key.mode = static_cast<std::uint32_t>(r.varint("mode"));
+    keys.push_back(key);
   }
   if (!r.ok() || !r.at_end()) {
     return {};
   }
-  return cache;
+  return StatCache(id, start, std::move(keys));
 }
 
 util::Status StatCache::save(const std::string& path) const
 {
-  util::ByteWriter entries;
-  entries.varint(m_entries.size());
-  for (const auto& [name, item] : m_entries) {
-    entries.str(name);
-    entries.varint(item.key.dev);
-    entries.varint(item.key.ino);
-    entries.varint(item.key.size);
-    entries.u64le(static_cast<std::uint64_t>(item.key.mtime_ns));
-    entries.u64le(static_cast<std::uint64_t>(item.key.ctime_ns));
-    entries.varint(item.key.mode);
-    entries.bytes(item.hash.bytes);
+  util::ByteWriter records;
+  records.varint(m_keys.size());
+  for (const StatKey& key : m_keys) {
+    records.varint(key.dev);
+    records.varint(key.ino);
+    records.varint(key.size);
+    records.u64le(static_cast<std::uint64_t>(key.mtime_ns));
+    records.u64le(static_cast<std::uint64_t>(key.ctime_ns));
+    records.varint(key.mode);
   }
   util::ByteWriter out;
   out.bytes(k_magic);
   out.u8(k_version);
   out.u64le(static_cast<std::uint64_t>(m_start_ns));
-  out.bytes(util::zstd_compress(entries.data(), 1));
+  out.bytes(m_manifest_id.bytes);
+  out.bytes(util::zstd_compress(records.data(), 1));
   const auto checksum = util::hash_bytes(out.data());
   out.bytes(checksum.bytes);
   return util::write_file_atomic(path, out.data(), util::Durability::none);

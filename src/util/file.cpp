@@ -276,22 +276,28 @@ Result<std::int64_t> filesystem_now(const std::string& path)
   return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
 }
 
-Result<Fd> open_beneath(int root_fd, std::string_view relative, int flags, unsigned mode)
+int open_beneath_fd(int root_fd, const char* relative, int flags, unsigned mode)
 {
-  const std::string path = relative.empty() ? std::string(".") : std::string(relative);
   open_how how{};
   how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC);
   how.mode = (flags & O_CREAT) != 0 ? mode : 0;
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
   for (;;) {
-    const long fd = ::syscall(SYS_openat2, root_fd, path.c_str(), &how, sizeof how);
-    if (fd >= 0) {
-      return Fd(static_cast<int>(fd));
-    }
-    if (errno != EINTR && errno != EAGAIN) {
-      return io_error(path, "cannot open", errno);
+    const long fd = ::syscall(SYS_openat2, root_fd, relative, &how, sizeof how);
+    if (fd >= 0 || (errno != EINTR && errno != EAGAIN)) {
+      return static_cast<int>(fd);
     }
   }
+}
+
+Result<Fd> open_beneath(int root_fd, std::string_view relative, int flags, unsigned mode)
+{
+  const std::string path = relative.empty() ? std::string(".") : std::string(relative);
+  Fd fd(open_beneath_fd(root_fd, path.c_str(), flags, mode));
+  if (!fd) {
+    return io_error(path, "cannot open", errno);
+  }
+  return fd;
 }
 
 } // namespace treecast::util

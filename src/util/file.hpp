@@ -82,5 +82,8 @@ namespace treecast::util {
 // RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS). flags as for open(2).
 [[nodiscard]] Result<Fd> open_beneath(int root_fd, std::string_view relative, int flags,
                                       unsigned mode = 0);
+// The same, for callers that word their own errors: the descriptor, or -1
+// with errno set. relative must not be empty.
+[[nodiscard]] int open_beneath_fd(int root_fd, const char* relative, int flags, unsigned mode = 0);
 
 } // namespace treecast::util

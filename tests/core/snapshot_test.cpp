@@ -198,6 +198,33 @@ TEST_F(SnapshotTest, UnchangedTreeRecordsNothingAndReadsNothing)
   EXPECT_EQ(object_count(), objects);
 }
 
+TEST_F(SnapshotTest, AStatCacheOfAnotherVersionIsNeverTrusted)
+{
+  // The cache's records are by position in the manifest they follow: used
+  // with another version, "b" would get the fields and hash of "c".
+  const timespec old[2] = {{1'600'000'000, 0}, {1'600'000'000, 0}};
+  for (const char* p : {"a", "c"}) {
+    test::write_file(at(p), p);
+    ASSERT_EQ(::utimensat(AT_FDCWD, at(p).c_str(), old, 0), 0);
+  }
+  settle(at("c"));
+  (void)snap_ok();
+  const std::string cache = m_dir / "store/channels/test/statcache";
+  const std::string v1_cache = test::read_file(cache);
+  test::write_file(at("b"), "b");
+  ASSERT_EQ(::utimensat(AT_FDCWD, at("b").c_str(), old, 0), 0);
+  settle(at("b"));
+  const auto v2 = snap_ok();
+  ASSERT_TRUE(v2.recorded);
+
+  test::write_file(cache, v1_cache);
+  const auto again = snap_ok();
+  EXPECT_FALSE(again.recorded);
+  EXPECT_EQ(again.manifest.id, v2.manifest.id);
+  EXPECT_EQ(again.files_read, 3u) << "a cache of v1 says nothing about v2";
+  EXPECT_EQ(snap_ok().files_read, 0u) << "the cache follows v2 again";
+}
+
 TEST_F(SnapshotTest, RacyFilesAreHashedEveryTime)
 {
   // A file whose mtime is not older than the snapshot's start could change
@@ -352,6 +379,11 @@ TEST_F(SnapshotTest, SerialAndParallelSnapshotsAgree)
   auto b = core::snapshot(*m_store, tree(), options, pool);
   ASSERT_TRUE(b);
   EXPECT_EQ(a->manifest.id, b->manifest.id);
+  options.channel = "more-threads-than-cores";
+  util::ThreadPool wide(5);
+  auto wider = core::snapshot(*m_store, tree(), options, wide);
+  ASSERT_TRUE(wider);
+  EXPECT_EQ(wider->manifest.id, a->manifest.id);
   // Every recorded hash matches the stored content.
   for (const auto& e : b->manifest.entries) {
     if (e.type == EntryType::file) {
