@@ -1,10 +1,12 @@
 #include "gc.hpp"
 
+#include "core/pack.hpp"
 #include "util/file.hpp"
 
 #include <cerrno>
 #include <cstring>
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <unordered_set>
@@ -41,6 +43,114 @@ util::Status sweep(const std::string& folder, Keep keep, std::size_t& removed, s
   }
   ::closedir(d);
   return status;
+}
+
+// More packs than this are merged into one, so a lookup stays a few
+// binary searches.
+constexpr std::size_t k_max_packs = 16;
+
+// Packs: one whose objects are all live stays; one with dead objects is
+// replaced, its live objects copied into a new pack published before the
+// old one is removed (index first, so it is never half there). A pack
+// without an index is a leftover of a killed publish.
+util::Status sweep_packs(const Store& store, const std::unordered_set<util::Hash128>& live,
+                         GcReport& report)
+{
+  const Store::PackList list = store.packs(true);
+  if (!list.errors.empty()) {
+    return util::make_error(list.errors.front().code, "gc stopped, nothing deleted beyond "
+                                                      "dropped versions: " +
+                                                        list.errors.front().message);
+  }
+  const bool merge = list.indexes.size() > k_max_packs;
+  std::vector<std::shared_ptr<const PackIndex>> replaced;
+  std::vector<std::pair<const PackIndex*, PackRecord>> copied;
+  std::unordered_set<util::Hash128> copied_hashes;
+  for (const auto& index : list.indexes) {
+    std::size_t dead = 0;
+    for (const PackRecord& record : index->records()) {
+      if (!live.contains(record.hash)) {
+        dead += 1;
+        report.bytes_freed += record.length;
+      }
+    }
+    if (dead == 0 && !merge) {
+      continue;
+    }
+    report.objects_removed += dead;
+    replaced.push_back(index);
+    for (const PackRecord& record : index->records()) {
+      if (live.contains(record.hash) && copied_hashes.insert(record.hash).second) {
+        copied.emplace_back(index.get(), record);
+      }
+    }
+  }
+  if (!copied.empty()) {
+    auto folder = store.temp_folder();
+    if (!folder) {
+      return folder.error();
+    }
+    auto writer = PackWriter::create(folder->next_name() + ".pack");
+    if (!writer) {
+      return writer.error();
+    }
+    std::vector<std::uint8_t> bytes;
+    const PackIndex* open_index = nullptr;
+    util::Fd fd;
+    for (const auto& [index, record] : copied) {
+      if (index != open_index) {
+        fd.reset(::open(index->pack_path().c_str(), O_RDONLY | O_CLOEXEC));
+        if (!fd) {
+          return util::io_error(index->pack_path(), "cannot open pack", errno);
+        }
+        open_index = index;
+      }
+      bytes.resize(static_cast<std::size_t>(record.length)); // at most k_max_packed_object
+      if (::pread(fd.get(), bytes.data(), bytes.size(), static_cast<off_t>(record.offset)) !=
+          static_cast<ssize_t>(bytes.size())) {
+        return util::io_error(index->pack_path(), "cannot read pack", errno);
+      }
+      if (auto s = writer->append(record.hash, bytes); !s) {
+        return s;
+      }
+    }
+    auto pack = writer->finish();
+    if (!pack) {
+      return pack.error();
+    }
+    util::SerialExecutor serial;
+    if (auto s = store.publish({}, {std::move(*pack)}, serial); !s) {
+      return s;
+    }
+  }
+  for (const auto& index : replaced) {
+    for (const std::string& path : {index->index_path(), index->pack_path()}) {
+      if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+        return util::io_error(path, "cannot remove", errno);
+      }
+    }
+  }
+  // With the store lock held exclusively, no publish is under way: a pack
+  // without its index, or a temporary index, is a leftover.
+  const std::string dir = store.packs_dir();
+  std::uint64_t leftover_bytes = 0;
+  auto s = sweep(
+    dir,
+    [&](const std::string& name) {
+      if (name.find(".tmp.") != std::string::npos) {
+        return false;
+      }
+      if (name.ends_with(".pack")) {
+        struct stat st
+        {};
+        const std::string index = dir + "/" + name.substr(0, name.size() - 5) + ".idx";
+        return ::stat(index.c_str(), &st) == 0;
+      }
+      return true; // indexes, and foreign files
+    },
+    report.temp_removed, leftover_bytes);
+  (void)store.packs(true); // forget the removed packs
+  return s;
 }
 
 } // namespace
@@ -105,6 +215,10 @@ util::Result<GcReport> gc(const Store& store, std::string_view channel, std::uin
         }
       }
     }
+  }
+
+  if (auto s = sweep_packs(store, live, report); !s) {
+    return s.error();
   }
 
   const std::string objects = store.root() + "/objects";

@@ -53,7 +53,9 @@ bool same_file_state(const struct stat& a, const struct stat& b)
 struct FileOutcome
 {
   util::Hash128 hash;
-  std::optional<PendingObject> object; // new content, written to tmp/
+  std::optional<PendingObject> object; // new content in a file of its own in tmp/
+  bool packed = false;                 // new content, added to the reader's pack
+  std::uint64_t new_bytes = 0;         // raw size of the new content
   struct stat st
   {}; // as fstat(2) saw it while reading
   std::uint64_t bytes_read = 0;
@@ -216,11 +218,13 @@ private:
         return object.error();
       }
       if (!*steady || object->hash != first_hash) {
-        ::unlink(object->temp_path.c_str());
+        drop(*object);
         m_known.release(first_hash);
         return std::optional<FileOutcome>();
       }
-      outcome.object = std::move(*object);
+      if (auto s = keep(std::move(*object), outcome); !s) {
+        return s.error();
+      }
       return std::optional<FileOutcome>(std::move(outcome));
     }
     auto object = writer->finish();
@@ -229,11 +233,54 @@ private:
     }
     outcome.hash = object->hash;
     if (m_known.known_or_claim(outcome.hash)) {
-      ::unlink(object->temp_path.c_str());
-    } else {
-      outcome.object = std::move(*object);
+      drop(*object);
+    } else if (auto s = keep(std::move(*object), outcome); !s) {
+      return s.error();
     }
     return std::optional<FileOutcome>(std::move(outcome));
+  }
+
+public:
+  // This reader's pack, ready to publish; nothing when it packed nothing.
+  util::Result<std::optional<PendingPack>> finish_pack()
+  {
+    if (!m_pack) {
+      return std::optional<PendingPack>();
+    }
+    auto pack = m_pack->finish();
+    m_pack.reset();
+    if (!pack) {
+      return pack.error();
+    }
+    return std::optional<PendingPack>(std::move(*pack));
+  }
+
+private:
+  static void drop(const PendingObject& object)
+  {
+    if (!object.temp_path.empty()) {
+      ::unlink(object.temp_path.c_str());
+    }
+  }
+
+  // Keeps new content: a small object goes into this reader's pack, a large
+  // one stays a file of its own until published.
+  util::Status keep(PendingObject&& object, FileOutcome& outcome)
+  {
+    outcome.new_bytes = object.raw_size;
+    if (!object.temp_path.empty()) {
+      outcome.object = std::move(object);
+      return {};
+    }
+    if (!m_pack) {
+      auto pack = PackWriter::create(m_folder->next_name() + ".pack");
+      if (!pack) {
+        return pack.error();
+      }
+      m_pack.emplace(std::move(*pack));
+    }
+    outcome.packed = true;
+    return m_pack->append(object.hash, object.bytes);
   }
 
   util::Result<ObjectWriter> new_object(std::uint64_t size_hint)
@@ -245,13 +292,14 @@ private:
       }
       m_folder.emplace(std::move(*folder));
     }
-    return m_store.new_object(m_compressor, size_hint, *m_folder);
+    return m_store.new_object(m_compressor, size_hint, *m_folder, Placement::pack_if_small);
   }
 
   const Store& m_store;
   const SnapshotOptions& m_options;
   KnownContent& m_known;
   std::optional<TempFolder> m_folder; // this reader's new objects until published
+  std::optional<PackWriter> m_pack;   // in m_folder: the small ones
   util::ZstdCompressor m_compressor;  // reused for every file this reader stores
   std::vector<std::uint8_t> m_buffer;
 };
@@ -441,9 +489,11 @@ util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir
     item.gid = st.st_gid;
     report.files_read += 1;
     report.bytes_read += outcome->bytes_read;
-    if (outcome->object) {
+    if (outcome->object || outcome->packed) {
       report.new_objects += 1;
-      report.new_bytes += outcome->object->raw_size;
+      report.new_bytes += outcome->new_bytes;
+    }
+    if (outcome->object) {
       pending.push_back(std::move(*outcome->object));
     }
   });
@@ -505,7 +555,17 @@ util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir
     } else {
       report.changed = manifest.entries.size();
     }
-    if (auto s = store.publish(pending, executor); !s) {
+    std::vector<PendingPack> packs;
+    for (const auto& reader : idle_readers) {
+      auto pack = reader->finish_pack();
+      if (!pack) {
+        return pack.error();
+      }
+      if (*pack) {
+        packs.push_back(std::move(**pack));
+      }
+    }
+    if (auto s = store.publish(pending, packs, executor); !s) {
       return s.error();
     }
     if (auto s = store.add_version(manifest); !s) {

@@ -62,6 +62,83 @@ std::string version_path(const std::string& channel_dir, std::uint64_t number)
 
 // ---- Store
 
+struct Store::PackCache
+{
+  std::mutex mutex;
+  bool loaded = false;
+  std::vector<std::shared_ptr<const PackIndex>> indexes;
+  std::vector<util::Error> errors;
+};
+
+Store::Store(std::string root)
+  : m_root(std::move(root)), m_pack_cache(std::make_shared<PackCache>())
+{
+}
+
+Store::PackList Store::packs(bool reload) const
+{
+  PackCache& cache = *m_pack_cache;
+  std::lock_guard lock(cache.mutex);
+  if (!cache.loaded || reload) {
+    // Indexes never change once written: keep those loaded, add new ones,
+    // forget those gc removed.
+    std::vector<std::string> names;
+    const std::string dir = packs_dir();
+    if (DIR* d = ::opendir(dir.c_str())) {
+      while (const dirent* e = ::readdir(d)) {
+        const std::string_view name = e->d_name;
+        if (name.size() > 4 && name.ends_with(".idx") && name.find(".tmp.") == name.npos) {
+          names.emplace_back(name.substr(0, name.size() - 4));
+        }
+      }
+      ::closedir(d);
+    } else if (errno != ENOENT) {
+      cache.errors = {util::io_error(dir, "cannot list", errno)};
+      cache.loaded = true;
+      return {cache.indexes, cache.errors};
+    }
+    std::sort(names.begin(), names.end());
+    std::vector<std::shared_ptr<const PackIndex>> indexes;
+    std::vector<util::Error> errors;
+    for (const std::string& name : names) {
+      const std::string index_path = dir + "/" + name + ".idx";
+      auto known = std::find_if(cache.indexes.begin(), cache.indexes.end(),
+                                [&](const auto& i) { return i->index_path() == index_path; });
+      if (known != cache.indexes.end()) {
+        indexes.push_back(*known);
+        continue;
+      }
+      auto index = PackIndex::load(index_path, dir + "/" + name + ".pack");
+      if (index) {
+        indexes.push_back(std::make_shared<const PackIndex>(std::move(*index)));
+      } else {
+        errors.push_back(index.error());
+      }
+    }
+    cache.indexes = std::move(indexes);
+    cache.errors = std::move(errors);
+    cache.loaded = true;
+  }
+  return {cache.indexes, cache.errors};
+}
+
+std::optional<std::pair<std::shared_ptr<const PackIndex>, PackRecord>> Store::find_packed(
+  const util::Hash128& hash, std::vector<util::Error>* errors) const
+{
+  for (const bool reload : {false, true}) {
+    PackList list = packs(reload);
+    for (const auto& index : list.indexes) {
+      if (const PackRecord* record = index->find(hash)) {
+        return std::pair(index, *record);
+      }
+    }
+    if (errors != nullptr && reload) {
+      *errors = std::move(list.errors);
+    }
+  }
+  return std::nullopt;
+}
+
 util::Result<Store> Store::open(const std::string& root, Create create)
 {
   const std::string marker = util::join(root, k_marker);
@@ -120,7 +197,13 @@ std::string Store::object_path(const util::Hash128& hash) const
 
 util::Result<Lock> Store::lock_store(LockMode mode) const
 {
-  return take_lock(m_root + "/lock", mode == LockMode::shared ? LOCK_SH : LOCK_EX);
+  auto lock = take_lock(m_root + "/lock", mode == LockMode::shared ? LOCK_SH : LOCK_EX);
+  if (lock) {
+    // Packs are removed only under the exclusive lock: the list read now
+    // holds for as long as this lock is held.
+    (void)packs(true);
+  }
+  return lock;
 }
 
 util::Result<Lock> Store::lock_channel(std::string_view channel, Create create) const
@@ -142,20 +225,72 @@ util::Result<Lock> Store::lock_channel(std::string_view channel, Create create) 
 
 bool Store::has_object(const util::Hash128& hash) const
 {
+  for (const auto& index : packs().indexes) {
+    if (index->find(hash) != nullptr) {
+      return true;
+    }
+  }
   return ::access(object_path(hash).c_str(), F_OK) == 0;
+}
+
+util::Result<Store::Located> Store::locate(const util::Hash128& hash) const
+{
+  const std::string path = object_path(hash);
+  Located at;
+  at.fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (at.fd) {
+    struct stat st
+    {};
+    if (::fstat(at.fd.get(), &st) != 0) {
+      return util::io_error(path, "cannot stat object", errno);
+    }
+    at.length = static_cast<std::uint64_t>(st.st_size);
+    at.where = path;
+    return at;
+  }
+  if (errno != ENOENT) {
+    return util::io_error(path, "cannot open object", errno);
+  }
+  std::vector<util::Error> errors;
+  auto packed = find_packed(hash, &errors);
+  if (packed && ::access(packed->first->pack_path().c_str(), F_OK) != 0) {
+    (void)packs(true); // repacked by gc since the list was read
+    packed = find_packed(hash, &errors);
+  }
+  if (!packed) {
+    if (!errors.empty()) {
+      // A pack that cannot be read may be where the object is: say so.
+      return util::make_error(
+        util::Errc::data, "object " + hash.hex() + " is not in the store " + util::quote(m_root) +
+                            " as far as it can be read: " + errors.front().message);
+    }
+    return util::make_error(util::Errc::not_found, "object " + hash.hex() +
+                                                     " is missing from the store " +
+                                                     util::quote(m_root));
+  }
+  const auto& [index, record] = *packed;
+  at.fd.reset(::open(index->pack_path().c_str(), O_RDONLY | O_CLOEXEC));
+  if (!at.fd) {
+    return util::io_error(index->pack_path(), "cannot open pack", errno);
+  }
+  at.offset = record.offset;
+  at.length = record.length;
+  at.packed = true;
+  at.where = index->pack_path() + " at byte " + std::to_string(record.offset);
+  return at;
 }
 
 util::Result<std::uint64_t> Store::object_size(const util::Hash128& hash) const
 {
-  const std::string path = object_path(hash);
-  util::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) {
-    return util::make_error(errno == ENOENT ? util::Errc::not_found : util::Errc::io,
-                            "object " + hash.hex() + ": " + util::os_error(path, "open", errno));
+  auto at = locate(hash);
+  if (!at) {
+    return at.error();
   }
   std::uint8_t header[k_object_header];
-  if (::pread(fd.get(), header, sizeof header, 0) != static_cast<ssize_t>(sizeof header)) {
-    return corrupt(hash, path, "short header");
+  if (at->length < sizeof header ||
+      ::pread(at->fd.get(), header, sizeof header, static_cast<off_t>(at->offset)) !=
+        static_cast<ssize_t>(sizeof header)) {
+    return corrupt(hash, at->where, "short header");
   }
   util::ByteReader r({header, sizeof header});
   r.bytes("magic", 4);
@@ -166,19 +301,37 @@ util::Result<std::uint64_t> Store::object_size(const util::Hash128& hash) const
 
 util::Status Store::read_object(const util::Hash128& hash, const util::ByteSink& sink) const
 {
-  const std::string path = object_path(hash);
-  util::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) {
-    if (errno == ENOENT) {
-      return util::make_error(util::Errc::data, "object " + hash.hex() +
-                                                  " is missing from the store " +
-                                                  util::quote(m_root));
+  auto at = locate(hash);
+  if (!at) {
+    if (at.error().code == util::Errc::not_found) {
+      return util::make_error(util::Errc::data, at.error().message);
     }
-    return util::io_error(path, "cannot open object", errno);
+    return at.error();
   }
-  ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  const std::string& path = at->where;
+  const int fd = at->fd.get();
+  if (!at->packed) {
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  }
   std::vector<std::uint8_t> buffer(256 * 1024);
-  ssize_t n = ::read(fd.get(), buffer.data(), k_object_header);
+  std::uint64_t offset = at->offset;
+  std::uint64_t left = at->length;
+  // Reads up to n bytes of the object's range; 0 at its end.
+  auto read_some = [&](std::size_t n) -> ssize_t {
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(n, left));
+    for (;;) {
+      const ssize_t got = ::pread(fd, buffer.data(), want, static_cast<off_t>(offset));
+      if (got < 0 && errno == EINTR) {
+        continue;
+      }
+      if (got > 0) {
+        offset += static_cast<std::uint64_t>(got);
+        left -= static_cast<std::uint64_t>(got);
+      }
+      return got;
+    }
+  };
+  ssize_t n = read_some(k_object_header);
   if (n != static_cast<ssize_t>(k_object_header)) {
     return corrupt(hash, path, "short header");
   }
@@ -208,11 +361,8 @@ util::Status Store::read_object(const util::Hash128& hash, const util::ByteSink&
     return sink(out);
   };
   for (;;) {
-    n = ::read(fd.get(), buffer.data(), buffer.size());
+    n = read_some(buffer.size());
     if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
       return util::io_error(path, "read failed", errno);
     }
     if (n == 0) {
@@ -234,6 +384,48 @@ util::Status Store::read_object(const util::Hash128& hash, const util::ByteSink&
   return {};
 }
 
+util::Result<std::vector<util::Hash128>> Store::list_objects() const
+{
+  std::vector<util::Hash128> hashes;
+  const std::string objects = m_root + "/objects";
+  DIR* d = ::opendir(objects.c_str());
+  if (d == nullptr) {
+    return util::io_error(objects, "cannot list", errno);
+  }
+  std::vector<std::string> fanout;
+  while (const dirent* e = ::readdir(d)) {
+    if (std::strlen(e->d_name) == 2) {
+      fanout.emplace_back(e->d_name);
+    }
+  }
+  ::closedir(d);
+  for (const std::string& prefix : fanout) {
+    const std::string folder = objects + "/" + prefix;
+    DIR* f = ::opendir(folder.c_str());
+    if (f == nullptr) {
+      return util::io_error(folder, "cannot list", errno);
+    }
+    while (const dirent* e = ::readdir(f)) {
+      if (auto hash = util::Hash128::from_hex(prefix + e->d_name)) {
+        hashes.push_back(*hash);
+      }
+    }
+    ::closedir(f);
+  }
+  PackList list = packs(true);
+  if (!list.errors.empty()) {
+    return list.errors.front();
+  }
+  for (const auto& index : list.indexes) {
+    for (const PackRecord& record : index->records()) {
+      hashes.push_back(record.hash);
+    }
+  }
+  std::sort(hashes.begin(), hashes.end());
+  hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
+  return hashes;
+}
+
 util::Result<ObjectWriter> Store::new_object(int level) const
 {
   auto folder = temp_folder();
@@ -241,47 +433,72 @@ util::Result<ObjectWriter> Store::new_object(int level) const
     return folder.error();
   }
   auto owned = std::make_unique<util::ZstdCompressor>(level);
-  auto writer = new_object(*owned, 0, *folder);
+  auto owned_folder = std::make_unique<TempFolder>(std::move(*folder));
+  auto writer = new_object(*owned, 0, *owned_folder, Placement::loose);
   if (writer) {
     writer->m_owned = std::move(owned);
-    writer->m_folder = std::make_unique<TempFolder>(std::move(*folder));
+    writer->m_folder = std::move(owned_folder);
   }
   return writer;
 }
 
 util::Result<ObjectWriter> Store::new_object(util::ZstdCompressor& compressor,
-                                             std::uint64_t size_hint, TempFolder& folder) const
+                                             std::uint64_t size_hint, TempFolder& folder,
+                                             Placement placement) const
 {
   // Above this size an object is compressed on libzstd's own two threads.
   constexpr std::uint64_t k_parallel_object = 64ull << 20;
   compressor.begin(size_hint, size_hint >= k_parallel_object ? 2 : 0);
+  if (placement == Placement::pack_if_small && size_hint < k_pack_below) {
+    return ObjectWriter(util::Fd(), {}, compressor, folder);
+  }
   std::string temp = folder.next_name();
   util::Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
   if (!fd) {
     return util::io_error(temp, "cannot create temporary object", errno);
   }
-  return ObjectWriter(std::move(fd), std::move(temp), compressor, nullptr);
+  return ObjectWriter(std::move(fd), std::move(temp), compressor, folder);
 }
 
 util::Status Store::publish(const std::vector<PendingObject>& objects) const
 {
   util::SerialExecutor serial;
-  return publish(objects, serial);
+  return publish(objects, {}, serial);
 }
 
 util::Status Store::publish(const std::vector<PendingObject>& objects,
-                            util::Executor& executor) const
+                            const std::vector<PendingPack>& packs, util::Executor& executor) const
 {
-  if (objects.empty()) {
+  std::vector<const PendingPack*> filled;
+  for (const PendingPack& pack : packs) {
+    if (!pack.records.empty()) {
+      filled.push_back(&pack);
+    }
+  }
+  const std::size_t files = objects.size() + filled.size();
+  if (files == 0) {
     return {};
   }
+  for (const PendingObject& object : objects) {
+    if (object.temp_path.empty()) {
+      return util::make_error(util::Errc::io, "object " + object.hash.hex() +
+                                                " was never written to a file or a pack");
+    }
+  }
   // 1. Contents durable before any becomes visible.
-  const bool each = objects.size() <= k_fsync_each_limit;
+  const bool each = files <= k_fsync_each_limit;
   if (each) {
+    std::vector<const std::string*> paths;
     for (const PendingObject& object : objects) {
-      util::Fd fd(::open(object.temp_path.c_str(), O_RDONLY | O_CLOEXEC));
+      paths.push_back(&object.temp_path);
+    }
+    for (const PendingPack* pack : filled) {
+      paths.push_back(&pack->temp_path);
+    }
+    for (const std::string* path : paths) {
+      util::Fd fd(::open(path->c_str(), O_RDONLY | O_CLOEXEC));
       if (!fd || ::fsync(fd.get()) != 0) {
-        return util::io_error(object.temp_path, "fsync failed", errno);
+        return util::io_error(*path, "fsync failed", errno);
       }
     }
   } else {
@@ -295,11 +512,14 @@ util::Status Store::publish(const std::vector<PendingObject>& objects,
   std::set<std::string> folders;
   for (const PendingObject& object : objects) {
     const std::string target = object_path(object.hash);
-    const std::string folder = target.substr(0, target.rfind('/'));
-    if (folders.insert(folder).second) {
-      if (::mkdir(folder.c_str(), 0755) != 0 && errno != EEXIST) {
-        return util::io_error(folder, "cannot create folder", errno);
-      }
+    folders.insert(target.substr(0, target.rfind('/')));
+  }
+  if (!filled.empty()) {
+    folders.insert(packs_dir());
+  }
+  for (const std::string& folder : folders) {
+    if (::mkdir(folder.c_str(), 0755) != 0 && errno != EEXIST) {
+      return util::io_error(folder, "cannot create folder", errno);
     }
   }
   std::mutex failure_mutex;
@@ -320,6 +540,28 @@ util::Status Store::publish(const std::vector<PendingObject>& objects,
   });
   if (!failure) {
     return failure;
+  }
+  // A pack is named by its index's checksum; it becomes part of the store
+  // when its index appears next to it, written and made durable last.
+  for (const PendingPack* pack : filled) {
+    std::vector<PackRecord> records = pack->records;
+    const std::vector<std::uint8_t> index = encode_pack_index(records);
+    util::Hash128 id;
+    std::copy(index.end() - 16, index.end(), id.bytes.begin());
+    const std::string base = packs_dir() + "/" + id.hex();
+    if (::renameat2(AT_FDCWD, pack->temp_path.c_str(), AT_FDCWD, (base + ".pack").c_str(),
+                    RENAME_NOREPLACE) != 0) {
+      if (errno != EEXIST) {
+        return util::io_error(base + ".pack", "cannot publish pack", errno);
+      }
+      ::unlink(pack->temp_path.c_str()); // the very same pack is there already
+    }
+    // With one syncfs to come, the index needs no fsync of its own.
+    if (auto s = util::write_file_atomic(base + ".idx", index,
+                                         each ? util::Durability::fsync : util::Durability::none);
+        !s) {
+      return s;
+    }
   }
   // 3. The renames durable before any manifest names them.
   if (each) {

@@ -6,19 +6,21 @@
 //   STORE/.treecast-store          marker and format version
 //   STORE/lock                     flock: shared by writers and readers, exclusive by gc
 //   STORE/objects/3f/9a0c...       file contents, keyed by XXH3-128 (format: OBJECT)
+//   STORE/objects/packs/ID.pack    small objects together, and their index ID.idx (PACK)
 //   STORE/tmp/                     objects being written; never read from
 //   STORE/channels/NAME/lock       flock: exclusive while a version is being made or dropped
 //   STORE/channels/NAME/versions/N the manifest of version N, zstd-compressed
 //   STORE/channels/NAME/latest     "N IDHEX\n": the channel's newest version
 //   STORE/channels/NAME/statcache  the snapshot's stat cache (a cache: may vanish)
 //
-// Writes are atomic: objects are written to tmp/, made durable, then renamed
-// into objects/; a manifest is written (temp, fsync, rename, fsync of the
-// folder) only once its objects are durable, and the ref only once its
-// manifest is. A killed process leaves at most files in tmp/, which gc
-// removes. Reading an object verifies its hash.
+// Writes are atomic: objects and packs are written to tmp/, made durable,
+// then renamed into objects/ (a pack's index last); a manifest is written (temp, fsync, rename,
+// fsync of the folder) only once its objects are durable, and the ref only once its manifest is. A
+// killed process leaves at most files in tmp/, which gc removes. Reading an object verifies its
+// hash.
 
 #include "core/manifest.hpp"
+#include "core/pack.hpp"
 #include "util/executor.hpp"
 #include "util/file.hpp"
 #include "util/hash.hpp"
@@ -38,12 +40,20 @@ struct Ref
   util::Hash128 id;
 };
 
-// An object written to tmp/ and not yet visible; see Store::publish.
+// A new object, not yet visible; see Store::publish.
 struct PendingObject
 {
   util::Hash128 hash;
   std::uint64_t raw_size = 0;
-  std::string temp_path;
+  std::string temp_path;           // a loose object written to tmp/; or empty, and:
+  std::vector<std::uint8_t> bytes; // a small object's bytes, for a pack (PackWriter)
+};
+
+// Where a new object goes.
+enum class Placement : std::uint8_t
+{
+  loose,         // its own file under objects/
+  pack_if_small, // held in memory for a pack when small, else loose
 };
 
 // A private folder under tmp/ for one writer's new objects, so that threads
@@ -86,9 +96,11 @@ public:
 private:
   friend class Store;
   ObjectWriter(util::Fd fd, std::string temp_path, util::ZstdCompressor& compressor,
-               std::unique_ptr<util::ZstdCompressor> owned);
+               TempFolder& folder);
+  [[nodiscard]] util::Status spill();
 
-  util::Fd m_fd;
+  util::Fd m_fd; // none while a small object is held in memory
+  TempFolder* m_spill_folder;
   std::string m_temp_path;
   std::unique_ptr<util::Hasher> m_hasher;
   std::unique_ptr<util::ZstdCompressor> m_owned; // when not borrowed
@@ -146,22 +158,37 @@ public:
   // part of the content by then).
   [[nodiscard]] util::Status read_object(const util::Hash128& hash,
                                          const util::ByteSink& sink) const;
+  // Every object the store holds, loose or packed, sorted, each once.
+  [[nodiscard]] util::Result<std::vector<util::Hash128>> list_objects() const;
   [[nodiscard]] util::Result<TempFolder> temp_folder() const;
   // A new object compressed with compressor, which the caller reuses from
   // one object to the next, written in folder; both must outlive the writer
   // and folder the publish() of its objects. size_hint is the expected raw
-  // size (large objects are compressed on two threads).
+  // size: large objects are compressed on two threads, and with
+  // Placement::pack_if_small an object expected below k_pack_below is held
+  // in memory (moved to a file in folder if it grows past a few MiB).
   [[nodiscard]] util::Result<ObjectWriter> new_object(util::ZstdCompressor& compressor,
-                                                      std::uint64_t size_hint,
-                                                      TempFolder& folder) const;
+                                                      std::uint64_t size_hint, TempFolder& folder,
+                                                      Placement placement = Placement::loose) const;
   // The same with a compressor of its own at the given zstd level.
   [[nodiscard]] util::Result<ObjectWriter> new_object(int level) const;
   // Makes pending objects durable and visible under objects/. An object
   // already present is kept and the pending copy dropped.
   [[nodiscard]] util::Status publish(const std::vector<PendingObject>& objects) const;
-  // The same, renaming on the executor's threads.
+  // The same with packs, renaming on the executor's threads. A pack becomes
+  // visible with its index, after its objects are durable.
   [[nodiscard]] util::Status publish(const std::vector<PendingObject>& objects,
+                                     const std::vector<PendingPack>& packs,
                                      util::Executor& executor) const;
+  // The packs' indexes, loaded once and again when reload is true (a pack
+  // another process added since); those that fail to load are in errors.
+  struct PackList
+  {
+    std::vector<std::shared_ptr<const PackIndex>> indexes;
+    std::vector<util::Error> errors;
+  };
+  [[nodiscard]] PackList packs(bool reload = false) const;
+  std::string packs_dir() const { return m_root + "/objects/packs"; }
 
   // Channels and versions
   [[nodiscard]] util::Result<std::vector<std::string>> channels() const;
@@ -177,9 +204,27 @@ public:
   [[nodiscard]] util::Status remove_version(std::string_view channel, std::uint64_t number) const;
 
 private:
-  explicit Store(std::string root) : m_root(std::move(root)) {}
+  struct PackCache;
+  explicit Store(std::string root);
+  // The index and record of a packed object, looking again on a miss.
+  std::optional<std::pair<std::shared_ptr<const PackIndex>, PackRecord>> find_packed(
+    const util::Hash128& hash, std::vector<util::Error>* errors) const;
+  // An object's bytes: a loose file, or a range of a pack.
+  struct Located
+  {
+    util::Fd fd;
+    std::uint64_t offset = 0;
+    std::uint64_t length = 0; // to the end of a loose file
+    bool packed = false;
+    std::string where; // for messages: the file, and the offset in a pack
+  };
+  [[nodiscard]] util::Result<Located> locate(const util::Hash128& hash) const;
 
   std::string m_root;
+  std::shared_ptr<PackCache> m_pack_cache; // shared by copies; guarded inside
 };
+
+// Objects whose size is expected below this are packed (Placement::pack_if_small).
+inline constexpr std::uint64_t k_pack_below = std::uint64_t{1} << 20;
 
 } // namespace treecast::core

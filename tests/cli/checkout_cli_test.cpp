@@ -217,12 +217,8 @@ TEST_F(cli_checkout, CorruptObjectFailsWithExit3NamingItAndCreatesNothing)
     }
   }
   ASSERT_EQ(hash.size(), 32u);
-  const std::string object = object_file(hash);
-  ASSERT_TRUE(fs::exists(object)) << object;
-  fs::permissions(object, fs::perms::owner_write, fs::perm_options::add);
-  std::string bytes = read_file(object);
-  bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x20);
-  write_file(object, bytes, 0444);
+  ASSERT_TRUE(has_object(hash));
+  corrupt_object(hash);
 
   const std::string out = m_temp / "out";
   const RunResult r = tc({"checkout", "latest", out});
@@ -246,7 +242,7 @@ TEST_F(cli_checkout, MissingObjectFailsWithExit3)
   write_file(m_tree + "/a", "content a\n");
   snapshot(m_tree);
   const std::string hash = show_json("v1")["entries"][0]["hash"];
-  fs::remove(object_file(hash));
+  remove_object(hash);
   const RunResult r = tc({"checkout", "v1", m_temp / "out"});
   EXPECT_EQ(r.exit_code, 3) << testing::PrintToString(r);
   EXPECT_NE(r.err.find(hash), std::string::npos) << r.err;

@@ -1,8 +1,11 @@
 #include "cli/cli_fixture.hpp"
 
+#include "support/objects.hpp"
+
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
+#include <stdexcept>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -72,18 +75,45 @@ std::vector<std::string> CliTest::paths_of(const std::string& version) const
   return paths;
 }
 
-std::size_t CliTest::object_count() const
+namespace {
+
+core::Store open_store(const std::string& path)
 {
-  std::size_t n = 0;
-  for (const auto& e : fs::recursive_directory_iterator(m_store + "/objects")) {
-    n += e.is_regular_file() ? 1 : 0;
+  auto store = core::Store::open(path, core::Create::no);
+  EXPECT_TRUE(store) << store.error().message;
+  if (!store) {
+    throw std::runtime_error(store.error().message);
   }
-  return n;
+  return std::move(*store);
 }
 
-std::string CliTest::object_file(const std::string& hash_hex) const
+util::Hash128 hash_of_hex(const std::string& hex)
 {
-  return m_store + "/objects/" + hash_hex.substr(0, 2) + "/" + hash_hex.substr(2);
+  auto hash = util::Hash128::from_hex(hex);
+  EXPECT_TRUE(hash) << hex;
+  return hash.value_or(util::Hash128{});
+}
+
+} // namespace
+
+std::size_t CliTest::object_count() const
+{
+  return test::object_count(open_store(m_store));
+}
+
+bool CliTest::has_object(const std::string& hash_hex) const
+{
+  return open_store(m_store).has_object(hash_of_hex(hash_hex));
+}
+
+void CliTest::corrupt_object(const std::string& hash_hex) const
+{
+  test::corrupt_object(open_store(m_store), hash_of_hex(hash_hex));
+}
+
+void CliTest::remove_object(const std::string& hash_hex) const
+{
+  test::remove_object(open_store(m_store), hash_of_hex(hash_hex));
 }
 
 std::string CliTest::version_file(std::size_t number) const

@@ -46,10 +46,13 @@ protected:
   // Paths of `show VERSION --json`'s entries, in manifest order.
   std::vector<std::string> paths_of(const std::string& version) const;
 
-  // Regular files under STORE/objects.
+  // Objects in the store, loose and packed.
   std::size_t object_count() const;
-  // STORE/objects/hh/rest for a content hash in hex.
-  std::string object_file(const std::string& hash_hex) const;
+  bool has_object(const std::string& hash_hex) const;
+  // Flips a bit of the object's stored bytes (support/objects.hpp).
+  void corrupt_object(const std::string& hash_hex) const;
+  // Removes the object's file, or the pack holding it.
+  void remove_object(const std::string& hash_hex) const;
   std::string version_file(std::size_t number) const;
 
   // Runs treecast with ARGS (nothing added) as a user whom permission bits

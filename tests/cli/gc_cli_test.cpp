@@ -46,9 +46,9 @@ TEST_F(cli_gc, KeepOneDropsOlderVersionsAndTheContentOnlyTheyUsed)
                                        "\\([0-9.]+ (B|KiB)\\)\n")))
     << r.out;
   EXPECT_EQ(object_count(), 2u);
-  EXPECT_FALSE(fs::exists(object_file(hash_of(v1, "changing"))));
-  EXPECT_TRUE(fs::exists(object_file(hash_of(v3, "changing"))));
-  EXPECT_TRUE(fs::exists(object_file(hash_of(v3, "shared"))));
+  EXPECT_FALSE(has_object(hash_of(v1, "changing")));
+  EXPECT_TRUE(has_object(hash_of(v3, "changing")));
+  EXPECT_TRUE(has_object(hash_of(v3, "shared")));
 
   for (const std::string version : {"v1", "v2", "latest~1"}) {
     const RunResult show = tc({"show", version});
@@ -88,7 +88,7 @@ TEST_F(cli_gc, KeepsContentAnotherChannelStillUses)
   const RunResult r = tc({"gc", "--keep", "1"});
   ASSERT_EQ(r.exit_code, 0) << testing::PrintToString(r);
   EXPECT_TRUE(r.out.starts_with("dropped 1 version (v1), removed 0 objects")) << r.out;
-  EXPECT_TRUE(fs::exists(object_file(cert)));
+  EXPECT_TRUE(has_object(cert));
   EXPECT_EQ(object_count(), 3u);
 
   const RunResult co = tc_channel("api", {"checkout", "latest", m_temp / "api-out"});

@@ -1,5 +1,6 @@
 #include "core/checkout.hpp"
 #include "core/snapshot.hpp"
+#include "support/objects.hpp"
 #include "support/store_fixture.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tree.hpp"
@@ -99,12 +100,7 @@ TEST_F(CheckoutTest, ACorruptObjectFailsAndLeavesNothingBehind)
   }
   test::write_file(tree + "/big", big);
   const auto m = snap(tree);
-  const std::string object = m_store->object_path(m.find("big")->hash);
-  std::string raw = test::read_file(object);
-  raw[raw.size() - 20] = static_cast<char>(raw[raw.size() - 20] ^ 0x55);
-  std::filesystem::permissions(object, std::filesystem::perms::owner_write,
-                               std::filesystem::perm_options::add);
-  test::write_file(object, raw);
+  test::corrupt_object(*m_store, m.find("big")->hash);
 
   auto r = core::checkout(*m_store, m, m_dir / "out", core::Owners::keep);
   ASSERT_FALSE(r);

@@ -1,4 +1,5 @@
 #include "core/snapshot.hpp"
+#include "support/objects.hpp"
 #include "support/store_fixture.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tree.hpp"
@@ -81,14 +82,7 @@ protected:
     return out;
   }
 
-  std::size_t object_count() const
-  {
-    std::size_t n = 0;
-    for (const auto& e : std::filesystem::recursive_directory_iterator(m_dir / "store/objects")) {
-      n += e.is_regular_file() ? 1 : 0;
-    }
-    return n;
-  }
+  std::size_t object_count() const { return test::object_count(*m_store); }
 };
 
 } // namespace
@@ -362,7 +356,7 @@ TEST_F(SnapshotTest, SparseGigabyteFileIsRecordedWithoutHoldingItInMemory)
   auto size = m_store->object_size(e->hash);
   ASSERT_TRUE(size);
   EXPECT_EQ(*size, 1ull << 30);
-  EXPECT_LT(std::filesystem::file_size(m_store->object_path(e->hash)), 1u << 20);
+  EXPECT_LT(test::object_bytes(*m_store, e->hash).length, 1u << 20);
 }
 
 TEST_F(SnapshotTest, SerialAndParallelSnapshotsAgree)
