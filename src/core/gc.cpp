@@ -56,7 +56,8 @@ constexpr std::size_t k_max_packs = 16;
 util::Status sweep_packs(const Store& store, const std::unordered_set<util::Hash128>& live,
                          GcReport& report)
 {
-  const Store::PackList list = store.packs(true);
+  const auto packs = store.packs(true);
+  const Store::PackList& list = *packs;
   if (!list.errors.empty()) {
     return util::make_error(list.errors.front().code, "gc stopped, nothing deleted beyond "
                                                       "dropped versions: " +

@@ -123,6 +123,20 @@ public:
                               "it is quiet, or --exclude it");
   }
 
+  // This reader's pack, ready to publish; nothing when it packed nothing.
+  util::Result<std::optional<PendingPack>> finish_pack()
+  {
+    if (!m_pack) {
+      return std::optional<PendingPack>();
+    }
+    auto pack = m_pack->finish();
+    m_pack.reset();
+    if (!pack) {
+      return pack.error();
+    }
+    return std::optional<PendingPack>(std::move(*pack));
+  }
+
 private:
   // nullopt: the file changed while read; try again.
   util::Result<std::optional<FileOutcome>> read_once(const std::string& full,
@@ -238,21 +252,6 @@ private:
       return s.error();
     }
     return std::optional<FileOutcome>(std::move(outcome));
-  }
-
-public:
-  // This reader's pack, ready to publish; nothing when it packed nothing.
-  util::Result<std::optional<PendingPack>> finish_pack()
-  {
-    if (!m_pack) {
-      return std::optional<PendingPack>();
-    }
-    auto pack = m_pack->finish();
-    m_pack.reset();
-    if (!pack) {
-      return pack.error();
-    }
-    return std::optional<PendingPack>(std::move(*pack));
   }
 
 private:

@@ -65,9 +65,7 @@ std::string version_path(const std::string& channel_dir, std::uint64_t number)
 struct Store::PackCache
 {
   std::mutex mutex;
-  bool loaded = false;
-  std::vector<std::shared_ptr<const PackIndex>> indexes;
-  std::vector<util::Error> errors;
+  std::shared_ptr<const PackList> list; // null until loaded
 };
 
 Store::Store(std::string root)
@@ -75,65 +73,64 @@ Store::Store(std::string root)
 {
 }
 
-Store::PackList Store::packs(bool reload) const
+std::shared_ptr<const Store::PackList> Store::packs(bool reload) const
 {
   PackCache& cache = *m_pack_cache;
   std::lock_guard lock(cache.mutex);
-  if (!cache.loaded || reload) {
-    // Indexes never change once written: keep those loaded, add new ones,
-    // forget those gc removed.
-    std::vector<std::string> names;
-    const std::string dir = packs_dir();
-    if (DIR* d = ::opendir(dir.c_str())) {
-      while (const dirent* e = ::readdir(d)) {
-        const std::string_view name = e->d_name;
-        if (name.size() > 4 && name.ends_with(".idx") && name.find(".tmp.") == name.npos) {
-          names.emplace_back(name.substr(0, name.size() - 4));
-        }
+  if (cache.list && !reload) {
+    return cache.list;
+  }
+  // Indexes never change once written: keep those loaded, add new ones,
+  // forget those gc removed.
+  auto list = std::make_shared<PackList>();
+  std::vector<std::string> names;
+  const std::string dir = packs_dir();
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (const dirent* e = ::readdir(d)) {
+      const std::string_view name = e->d_name;
+      if (name.size() > 4 && name.ends_with(".idx") && name.find(".tmp.") == name.npos) {
+        names.emplace_back(name.substr(0, name.size() - 4));
       }
-      ::closedir(d);
-    } else if (errno != ENOENT) {
-      cache.errors = {util::io_error(dir, "cannot list", errno)};
-      cache.loaded = true;
-      return {cache.indexes, cache.errors};
     }
-    std::sort(names.begin(), names.end());
-    std::vector<std::shared_ptr<const PackIndex>> indexes;
-    std::vector<util::Error> errors;
-    for (const std::string& name : names) {
-      const std::string index_path = dir + "/" + name + ".idx";
-      auto known = std::find_if(cache.indexes.begin(), cache.indexes.end(),
-                                [&](const auto& i) { return i->index_path() == index_path; });
-      if (known != cache.indexes.end()) {
-        indexes.push_back(*known);
+    ::closedir(d);
+  } else if (errno != ENOENT) {
+    list->errors.push_back(util::io_error(dir, "cannot list", errno));
+  }
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names) {
+    const std::string index_path = dir + "/" + name + ".idx";
+    if (cache.list) {
+      const auto& known = cache.list->indexes;
+      auto it = std::find_if(known.begin(), known.end(),
+                             [&](const auto& i) { return i->index_path() == index_path; });
+      if (it != known.end()) {
+        list->indexes.push_back(*it);
         continue;
       }
-      auto index = PackIndex::load(index_path, dir + "/" + name + ".pack");
-      if (index) {
-        indexes.push_back(std::make_shared<const PackIndex>(std::move(*index)));
-      } else {
-        errors.push_back(index.error());
-      }
     }
-    cache.indexes = std::move(indexes);
-    cache.errors = std::move(errors);
-    cache.loaded = true;
+    auto index = PackIndex::load(index_path, dir + "/" + name + ".pack");
+    if (index) {
+      list->indexes.push_back(std::make_shared<const PackIndex>(std::move(*index)));
+    } else {
+      list->errors.push_back(index.error());
+    }
   }
-  return {cache.indexes, cache.errors};
+  cache.list = std::move(list);
+  return cache.list;
 }
 
 std::optional<std::pair<std::shared_ptr<const PackIndex>, PackRecord>> Store::find_packed(
   const util::Hash128& hash, std::vector<util::Error>* errors) const
 {
   for (const bool reload : {false, true}) {
-    PackList list = packs(reload);
-    for (const auto& index : list.indexes) {
+    const auto list = packs(reload);
+    for (const auto& index : list->indexes) {
       if (const PackRecord* record = index->find(hash)) {
         return std::pair(index, *record);
       }
     }
     if (errors != nullptr && reload) {
-      *errors = std::move(list.errors);
+      *errors = list->errors;
     }
   }
   return std::nullopt;
@@ -225,7 +222,7 @@ util::Result<Lock> Store::lock_channel(std::string_view channel, Create create) 
 
 bool Store::has_object(const util::Hash128& hash) const
 {
-  for (const auto& index : packs().indexes) {
+  for (const auto& index : packs()->indexes) {
     if (index->find(hash) != nullptr) {
       return true;
     }
@@ -412,11 +409,11 @@ util::Result<std::vector<util::Hash128>> Store::list_objects() const
     }
     ::closedir(f);
   }
-  PackList list = packs(true);
-  if (!list.errors.empty()) {
-    return list.errors.front();
+  const auto list = packs(true);
+  if (!list->errors.empty()) {
+    return list->errors.front();
   }
-  for (const auto& index : list.indexes) {
+  for (const auto& index : list->indexes) {
     for (const PackRecord& record : index->records()) {
       hashes.push_back(record.hash);
     }

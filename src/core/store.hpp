@@ -187,7 +187,8 @@ public:
     std::vector<std::shared_ptr<const PackIndex>> indexes;
     std::vector<util::Error> errors;
   };
-  [[nodiscard]] PackList packs(bool reload = false) const;
+  // Shared, not copied: has_object asks for it once per file.
+  [[nodiscard]] std::shared_ptr<const PackList> packs(bool reload = false) const;
   std::string packs_dir() const { return m_root + "/objects/packs"; }
 
   // Channels and versions

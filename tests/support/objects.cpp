@@ -17,7 +17,7 @@ ObjectBytes object_bytes(const core::Store& store, const util::Hash128& hash)
   if (::stat(loose.c_str(), &st) == 0) {
     return {loose, 0, static_cast<std::uint64_t>(st.st_size), false};
   }
-  for (const auto& index : store.packs(true).indexes) {
+  for (const auto& index : store.packs(true)->indexes) {
     if (const core::PackRecord* record = index->find(hash)) {
       return {index->pack_path(), record->offset, record->length, true};
     }
