@@ -17,7 +17,7 @@ struct GcReport
 {
   std::vector<std::uint64_t> dropped; // version numbers
   std::size_t objects_removed = 0;
-  std::uint64_t bytes_freed = 0; // on disk, compressed
+  std::uint64_t bytes_freed = 0; // compressed: loose objects by disk blocks, packed by bytes
   std::size_t temp_removed = 0;  // leftovers of killed processes
 };
 
