@@ -223,18 +223,11 @@ util::Result<GcReport> gc(const Store& store, std::string_view channel, std::uin
   }
 
   const std::string objects = store.root() + "/objects";
-  DIR* d = ::opendir(objects.c_str());
-  if (d == nullptr) {
-    return util::io_error(objects, "cannot list", errno);
+  auto fanout = store.object_folders();
+  if (!fanout) {
+    return fanout.error();
   }
-  std::vector<std::string> fanout;
-  while (const dirent* e = ::readdir(d)) {
-    if (std::strlen(e->d_name) == 2) {
-      fanout.emplace_back(e->d_name);
-    }
-  }
-  ::closedir(d);
-  for (const std::string& prefix : fanout) {
+  for (const std::string& prefix : *fanout) {
     auto s = sweep(
       objects + "/" + prefix,
       [&](const std::string& rest) {

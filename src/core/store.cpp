@@ -381,9 +381,8 @@ util::Status Store::read_object(const util::Hash128& hash, const util::ByteSink&
   return {};
 }
 
-util::Result<std::vector<util::Hash128>> Store::list_objects() const
+util::Result<std::vector<std::string>> Store::object_folders() const
 {
-  std::vector<util::Hash128> hashes;
   const std::string objects = m_root + "/objects";
   DIR* d = ::opendir(objects.c_str());
   if (d == nullptr) {
@@ -396,7 +395,18 @@ util::Result<std::vector<util::Hash128>> Store::list_objects() const
     }
   }
   ::closedir(d);
-  for (const std::string& prefix : fanout) {
+  return fanout;
+}
+
+util::Result<std::vector<util::Hash128>> Store::list_objects() const
+{
+  std::vector<util::Hash128> hashes;
+  const std::string objects = m_root + "/objects";
+  auto fanout = object_folders();
+  if (!fanout) {
+    return fanout.error();
+  }
+  for (const std::string& prefix : *fanout) {
     const std::string folder = objects + "/" + prefix;
     DIR* f = ::opendir(folder.c_str());
     if (f == nullptr) {

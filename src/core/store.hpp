@@ -158,6 +158,9 @@ public:
   // part of the content by then).
   [[nodiscard]] util::Status read_object(const util::Hash128& hash,
                                          const util::ByteSink& sink) const;
+  // The fan-out folders of loose objects: their two-digit names ("3f"),
+  // under objects/.
+  [[nodiscard]] util::Result<std::vector<std::string>> object_folders() const;
   // Every object the store holds, loose or packed, sorted, each once.
   [[nodiscard]] util::Result<std::vector<util::Hash128>> list_objects() const;
   [[nodiscard]] util::Result<TempFolder> temp_folder() const;
