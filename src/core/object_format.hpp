@@ -1,7 +1,7 @@
 #pragma once
 
 // The object file's header (treecast-formats(5), OBJECT): shared by the
-// writer (object_writer.cpp) and the reader (store.cpp).
+// writer (object_writer.cpp) and the reader (store_objects.cpp).
 //
 //   "TCOB" u8:version u8:codec u64le:raw-size hash128, then the zstd frame
 
