@@ -14,19 +14,7 @@ using namespace treecast;
 
 namespace {
 
-class CheckoutTest : public test::StoreTest
-{
-protected:
-  core::Manifest snap(const std::string& tree)
-  {
-    core::SnapshotOptions options;
-    options.channel = "c";
-    util::ThreadPool pool(2);
-    auto r = core::snapshot(*m_store, tree, options, pool);
-    EXPECT_TRUE(r) << r.error().message;
-    return r->manifest;
-  }
-};
+using CheckoutTest = test::StoreTest;
 
 } // namespace
 
@@ -36,7 +24,7 @@ TEST_F(CheckoutTest, RandomTreesRoundTripExactly)
     std::mt19937_64 rng(seed);
     const std::string tree = m_dir / ("tree" + std::to_string(seed));
     test::random_tree(tree, rng, 120);
-    const auto m = snap(tree);
+    const auto m = snapshot_of(tree);
     const std::string out = m_dir / ("out" + std::to_string(seed));
     auto r = core::checkout(*m_store, m, out, core::Owners::keep);
     ASSERT_TRUE(r) << r.error().message;
@@ -58,7 +46,7 @@ TEST_F(CheckoutTest, ReadOnlyFoldersAndSparseFiles)
   ASSERT_EQ(::chmod((tree + "/ro").c_str(), 0555), 0);
   test::write_file(tree + "/sparse", "");
   ASSERT_EQ(::truncate((tree + "/sparse").c_str(), 256 << 20), 0);
-  const auto m = snap(tree);
+  const auto m = snapshot_of(tree);
   const std::string out = m_dir / "out";
   auto r = core::checkout(*m_store, m, out, core::Owners::keep);
   ASSERT_TRUE(r) << r.error().message;
@@ -74,7 +62,7 @@ TEST_F(CheckoutTest, RefusesANonEmptyFolderAndLeavesItAlone)
 {
   const std::string tree = m_dir / "tree";
   test::write_file(tree + "/a", "a");
-  const auto m = snap(tree);
+  const auto m = snapshot_of(tree);
   test::write_file(m_dir / "busy/mine", "do not touch");
   auto r = core::checkout(*m_store, m, m_dir / "busy", core::Owners::keep);
   ASSERT_FALSE(r);
@@ -99,7 +87,7 @@ TEST_F(CheckoutTest, ACorruptObjectFailsAndLeavesNothingBehind)
     big += std::to_string(i);
   }
   test::write_file(tree + "/big", big);
-  const auto m = snap(tree);
+  const auto m = snapshot_of(tree);
   test::corrupt_object(*m_store, m.find("big")->hash);
 
   auto r = core::checkout(*m_store, m, m_dir / "out", core::Owners::keep);
@@ -123,7 +111,7 @@ TEST_F(CheckoutTest, OwnersAreRestoredByNameAsRoot)
   test::write_file(tree + "/numeric-file", "y");
   ASSERT_EQ(::chown((tree + "/daemon-file").c_str(), 1, 1), 0); // daemon:daemon on Debian
   ASSERT_EQ(::chown((tree + "/numeric-file").c_str(), 4242, 4243), 0);
-  auto m = snap(tree);
+  auto m = snapshot_of(tree);
   // A name that exists here wins over the recorded number.
   auto* e = const_cast<core::Entry*>(m.find("daemon-file"));
   ASSERT_EQ(e->user, "daemon");

@@ -12,19 +12,7 @@ using namespace treecast;
 
 namespace {
 
-class GcTest : public test::StoreTest
-{
-protected:
-  core::Manifest snap(const std::string& channel, const std::string& tree)
-  {
-    core::SnapshotOptions options;
-    options.channel = channel;
-    util::SerialExecutor serial;
-    auto r = core::snapshot(*m_store, tree, options, serial);
-    EXPECT_TRUE(r) << r.error().message;
-    return r->manifest;
-  }
-};
+using GcTest = test::StoreTest;
 
 } // namespace
 
@@ -33,16 +21,16 @@ TEST_F(GcTest, DropsOldVersionsAndTheContentOnlyTheyUsed)
   const std::string tree = m_dir / "tree";
   test::write_file(tree + "/shared", "kept by every version");
   test::write_file(tree + "/f", "v1 only");
-  const auto v1 = snap("c", tree);
+  const auto v1 = snapshot_of(tree, "c");
   test::write_file(tree + "/f", "v2 only");
-  (void)snap("c", tree);
+  (void)snapshot_of(tree, "c");
   test::write_file(tree + "/f", "v3 content");
-  const auto v3 = snap("c", tree);
+  const auto v3 = snapshot_of(tree, "c");
   // Another channel still uses v1's content.
   const std::string other = m_dir / "other";
   test::write_file(other + "/x", "v2 only");
 
-  (void)snap("d", other);
+  (void)snapshot_of(other, "d");
   auto r = core::gc(*m_store, "c", 1);
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->dropped, (std::vector<std::uint64_t>{1, 2}));
@@ -53,7 +41,7 @@ TEST_F(GcTest, DropsOldVersionsAndTheContentOnlyTheyUsed)
 
   // Numbers continue from the latest: never reused.
   test::write_file(tree + "/f", "v4");
-  EXPECT_EQ(snap("c", tree).header.number, 4u);
+  EXPECT_EQ(snapshot_of(tree, "c").header.number, 4u);
 }
 
 TEST_F(GcTest, RemovesLeftoversOfKilledProcessesAndRefusesKeepZero)
@@ -61,7 +49,7 @@ TEST_F(GcTest, RemovesLeftoversOfKilledProcessesAndRefusesKeepZero)
   test::write_file(m_dir / "store/tmp/object.abc123", "partial");
   const std::string tree = m_dir / "tree";
   test::write_file(tree + "/a", "a");
-  (void)snap("c", tree);
+  (void)snapshot_of(tree, "c");
   auto r = core::gc(*m_store, "c", 5);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->temp_removed, 1u);

@@ -74,16 +74,6 @@ protected:
     return out;
   }
 
-  core::Manifest snap(const std::string& tree)
-  {
-    core::SnapshotOptions options;
-    options.channel = "c";
-    util::ThreadPool pool(2);
-    auto r = core::snapshot(*m_store, tree, options, pool);
-    EXPECT_TRUE(r) << r.error().message;
-    return r ? r->manifest : core::Manifest{};
-  }
-
   std::vector<fs::path> files_in(const fs::path& dir)
   {
     std::vector<fs::path> out;
@@ -150,7 +140,7 @@ TEST_F(PackTest, APackWithoutItsIndexIsNotPartOfTheStore)
 
   // gc removes the leftover.
   test::write_file(m_dir / "tree/a", "a");
-  (void)snap(m_dir / "tree");
+  (void)snapshot_of(m_dir / "tree");
   auto r = core::gc(*m_store, "c", 1);
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_FALSE(fs::exists(m_dir / "store/objects/packs/0123456789abcdef0123456789abcdef.pack"));
@@ -217,9 +207,9 @@ TEST_F(PackTest, GcRepacksKeepingExactlyTheContentVersionsUse)
   const std::string tree = m_dir / "tree";
   test::write_file(tree + "/kept", "kept by both versions");
   test::write_file(tree + "/changed", "v1 content");
-  const auto v1 = snap(tree);
+  const auto v1 = snapshot_of(tree);
   test::write_file(tree + "/changed", "v2 content");
-  const auto v2 = snap(tree);
+  const auto v2 = snapshot_of(tree);
   ASSERT_TRUE(test::object_bytes(*m_store, v1.find("kept")->hash).packed);
   ASSERT_EQ(test::object_count(*m_store), 3u);
 
@@ -249,7 +239,7 @@ TEST_F(PackTest, ManyPacksAreMergedByGc)
   const std::string tree = m_dir / "tree";
   for (int i = 0; i < 20; ++i) {
     test::write_file(tree + "/f" + std::to_string(i), "content " + std::to_string(i));
-    (void)snap(tree);
+    (void)snapshot_of(tree);
   }
   EXPECT_GT(files_in(m_dir / "store/objects/packs").size(), 32u);
   auto r = core::gc(*m_store, "c", 100);
