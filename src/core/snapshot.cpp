@@ -5,7 +5,8 @@
 //      loads the latest manifest and its stat cache;
 //   3. pair the walk's items with the latest manifest's entries (both sorted
 //      by path); take hashes from the manifest where the stat cache trusts
-//      the file; read every other file on the executor (file_reader.hpp);
+//      the file; read every other file on the executor, largest first
+//      (file_reader.hpp);
 //   4. if every item has the identity of the previous entry at its position,
 //      record nothing; otherwise build the manifest, publish the new objects,
 //      then the manifest and ref;
@@ -169,6 +170,11 @@ util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir
     }
   }
   old_cache = StatCache(); // done with: memory stays bounded by each phase's needs
+  // Largest first: a large file's compression (on libzstd's threads) then
+  // overlaps the many small ones, instead of running alone at the end.
+  std::stable_sort(to_read.begin(), to_read.end(), [&](const ToRead& a, const ToRead& b) {
+    return items[a.item].key.size > items[b.item].key.size;
+  });
 
   SnapshotReport report;
   report.warnings = std::move(walked->warnings);
@@ -201,8 +207,8 @@ util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir
     std::lock_guard lock(mutex);
     idle_readers.push_back(std::move(reader));
     if (!outcome) {
-      if (!failed || k < failed->first) {
-        failed.emplace(k, std::move(outcome.error()));
+      if (!failed || to_read[k].item < failed->first) {
+        failed.emplace(to_read[k].item, std::move(outcome.error()));
       }
       return;
     }

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <fcntl.h>
 #include <filesystem>
+#include <mutex>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -309,6 +310,28 @@ TEST_F(SnapshotTest, AFileThatNeverSettlesFailsTheSnapshotNamingIt)
   EXPECT_FALSE(*latest);
   EXPECT_EQ(object_count(), 0u);
   EXPECT_TRUE(std::filesystem::is_empty(m_dir / "store/tmp"));
+}
+
+TEST_F(SnapshotTest, OfSeveralFailingFilesTheErrorNamesTheFirstByPath)
+{
+  // Files are read largest first; the error a user sees must not depend on
+  // that order, nor on which thread got there first.
+  test::write_file(at("a-small.log"), std::string(1000, 'a'));
+  test::write_file(at("z-large.log"), std::string(900000, 'z'));
+  core::SnapshotOptions options;
+  options.read_tries = 2;
+  std::mutex mutex;
+  int writes = 0;
+  options.after_first_block = [&](const std::string& path, int) {
+    std::lock_guard lock(mutex);
+    test::write_file(at(path), std::string(path == "a-small.log" ? 1000 : 900000, 'x') +
+                                 std::string(static_cast<std::size_t>(++writes), 'y'));
+  };
+  for (int round = 0; round < 3; ++round) {
+    auto r = snap(options);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("a-small.log"), std::string::npos) << r.error().message;
+  }
 }
 
 TEST_F(SnapshotTest, RewrittenSameSizeFileIsStoredAfterItsHashTurnsOutNew)
