@@ -74,6 +74,9 @@ ZstdCompressor::ZstdCompressor(int level) : m_cctx(ZSTD_createCCtx()), m_out(ZST
 void ZstdCompressor::begin(std::uint64_t size_hint, int workers)
 {
   ZSTD_CCtx_reset(cctx(m_cctx), ZSTD_reset_session_only);
+  // A patch before may have set these: back to the level's defaults.
+  ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_windowLog, 0);
+  ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_enableLongDistanceMatching, 0);
   // A hint, unlike a pledged size, may be wrong (a file growing as it is
   // read) without failing the frame.
   ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_srcSizeHint,
@@ -83,6 +86,21 @@ void ZstdCompressor::begin(std::uint64_t size_hint, int workers)
   if (workers > 0) {
     (void)ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_jobSize, 2 << 20);
   }
+}
+
+void ZstdCompressor::begin_patch(std::span<const std::uint8_t> base, std::uint64_t size_hint)
+{
+  begin(size_hint, 0);
+  // A window that reaches from the end of the new content back to the start
+  // of base, so every part of base can be matched.
+  const std::uint64_t reach = base.size() + size_hint;
+  int window_log = ZSTD_WINDOWLOG_MIN;
+  while (window_log < k_max_patch_window_log && (std::uint64_t{1} << window_log) < reach) {
+    ++window_log;
+  }
+  ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_windowLog, window_log);
+  ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_enableLongDistanceMatching, 1);
+  ZSTD_CCtx_refPrefix(cctx(m_cctx), base.data(), base.size());
 }
 
 ZstdCompressor::~ZstdCompressor()
@@ -136,6 +154,13 @@ ZstdDecompressor::ZstdDecompressor() : m_dctx(ZSTD_createDCtx()), m_out(ZSTD_DSt
   }
   // Bounds the window a frame may ask for (and so the memory it may take).
   ZSTD_DCtx_setParameter(dctx(m_dctx), ZSTD_d_windowLogMax, 27);
+}
+
+void ZstdDecompressor::begin_patch(std::span<const std::uint8_t> base)
+{
+  ZSTD_DCtx_reset(dctx(m_dctx), ZSTD_reset_session_only);
+  ZSTD_DCtx_setParameter(dctx(m_dctx), ZSTD_d_windowLogMax, k_max_patch_window_log);
+  ZSTD_DCtx_refPrefix(dctx(m_dctx), base.data(), base.size());
 }
 
 ZstdDecompressor::~ZstdDecompressor()

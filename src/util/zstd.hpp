@@ -15,6 +15,10 @@ namespace treecast::util {
 
 using ByteSink = std::function<Status(std::span<const std::uint8_t>)>;
 
+// The largest window a patch uses (log2: 256 MiB); base and new content
+// beyond it are not matched against each other.
+inline constexpr int k_max_patch_window_log = 28;
+
 [[nodiscard]] std::vector<std::uint8_t> zstd_compress(std::span<const std::uint8_t> data,
                                                       int level);
 
@@ -36,6 +40,11 @@ public:
   // the input; workers > 0 compresses on libzstd's own threads, in jobs of
   // 2 MiB so memory stays bounded.
   void begin(std::uint64_t size_hint, int workers = 0);
+  // Starts a new frame that is a patch: the new content compressed against
+  // base, which a decoder must hold too (ZstdDecompressor::begin_patch).
+  // Long-distance matching, and a window that covers base and the new
+  // content up to k_max_patch_window. base must stay valid until finish().
+  void begin_patch(std::span<const std::uint8_t> base, std::uint64_t size_hint);
   // Compresses more input; output goes to sink as it is produced.
   [[nodiscard]] Status update(std::span<const std::uint8_t> input, const ByteSink& sink);
   // Ends the frame. The compressor can then be reused for a new frame.
@@ -54,6 +63,10 @@ public:
   ZstdDecompressor(const ZstdDecompressor&) = delete;
   ZstdDecompressor& operator=(const ZstdDecompressor&) = delete;
 
+  // The next frame is a patch against base (ZstdCompressor::begin_patch);
+  // base must stay valid until that frame is complete. Other frames need
+  // no call.
+  void begin_patch(std::span<const std::uint8_t> base);
   // Decompresses more input; output goes to sink. Corrupt input is an Errc::data error.
   [[nodiscard]] Status update(std::span<const std::uint8_t> input, const ByteSink& sink);
   // True when the last frame fed in is complete.
