@@ -11,6 +11,11 @@ packages=(
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(hyperfine time xdelta3)
+  # npm (tools/bench/delta.sh fetches packages): Debian's, unless some npm is
+  # already there (a nodejs from elsewhere bundles one and conflicts with it).
+  if ! command -v npm >/dev/null; then
+    packages+=(npm)
+  fi
 fi
 
 missing=()
