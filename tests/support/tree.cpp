@@ -195,4 +195,15 @@ void random_tree(const std::string& root, std::mt19937_64& rng, int entries)
   }
 }
 
+std::vector<std::uint8_t> noise(std::size_t n, std::uint64_t seed)
+{
+  std::vector<std::uint8_t> out(n);
+  std::uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1; // xorshift64
+  for (auto& b : out) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    b = static_cast<std::uint8_t>(x);
+  }
+  return out;
+}
+
 } // namespace treecast::test

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace treecast::test {
 
@@ -21,5 +22,8 @@ void make_symlink(const std::string& target, const std::string& path);
 // A random tree under root: nested folders (some empty), files of random
 // sizes and modes (a few large), symlinks, names with odd bytes.
 void random_tree(const std::string& root, std::mt19937_64& rng, int entries);
+
+// n bytes that do not compress, the same for the same seed.
+std::vector<std::uint8_t> noise(std::size_t n, std::uint64_t seed);
 
 } // namespace treecast::test

@@ -1,3 +1,4 @@
+#include "support/tree.hpp"
 #include "util/chunker.hpp"
 #include "util/hash.hpp"
 
@@ -9,17 +10,6 @@
 using namespace treecast;
 
 namespace {
-
-std::vector<std::uint8_t> noise(std::size_t n, std::uint64_t seed)
-{
-  std::vector<std::uint8_t> out(n);
-  std::uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
-  for (auto& b : out) {
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    b = static_cast<std::uint8_t>(x);
-  }
-  return out;
-}
 
 // The hashes of data's chunks.
 std::vector<util::Hash128> chunk_hashes(std::span<const std::uint8_t> data,
@@ -39,7 +29,7 @@ constexpr util::ChunkSizes k_sizes{4096, 16384, 65536};
 
 TEST(Chunker, ChunksCoverTheInputWithinTheirBounds)
 {
-  const auto data = noise(4 << 20, 1);
+  const auto data = test::noise(4 << 20, 1);
   const auto lengths = util::chunk_lengths(data, k_sizes);
   EXPECT_EQ(std::accumulate(lengths.begin(), lengths.end(), std::size_t{0}), data.size());
   for (std::size_t i = 0; i + 1 < lengths.size(); ++i) {
@@ -55,9 +45,9 @@ TEST(Chunker, ChunksCoverTheInputWithinTheirBounds)
 
 TEST(Chunker, AnInsertionMovesOnlyTheChunksNearIt)
 {
-  const auto old_data = noise(8 << 20, 2);
+  const auto old_data = test::noise(8 << 20, 2);
   auto new_data = old_data;
-  const auto inserted = noise(4096, 3);
+  const auto inserted = test::noise(4096, 3);
   new_data.insert(new_data.begin() + 1000, inserted.begin(), inserted.end());
   new_data[5 << 20] ^= 0x55; // and one edit further on
   const auto before = chunk_hashes(old_data, k_sizes);

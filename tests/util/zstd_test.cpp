@@ -1,3 +1,4 @@
+#include "support/tree.hpp"
 #include "util/zstd.hpp"
 
 #include <gtest/gtest.h>
@@ -50,17 +51,6 @@ TEST(Zstd, BombsTruncationAndGarbageAreErrors)
 
 namespace {
 
-std::vector<std::uint8_t> noise(std::size_t n, std::uint64_t seed)
-{
-  std::vector<std::uint8_t> out(n);
-  std::uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
-  for (auto& b : out) {
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    b = static_cast<std::uint8_t>(x);
-  }
-  return out;
-}
-
 std::vector<std::uint8_t> compress_frame(util::ZstdCompressor& c,
                                          std::span<const std::uint8_t> data)
 {
@@ -100,9 +90,9 @@ TEST(Zstd, APatchCarriesOnlyWhatDiffersFromItsBase)
   // 4 MiB of incompressible content, then a new version with a few edits
   // and an insertion near the start: the patch is a few KiB, where plain
   // compression cannot go below the content's size.
-  const auto base = noise(4 << 20, 1);
+  const auto base = test::noise(4 << 20, 1);
   std::vector<std::uint8_t> next = base;
-  const auto inserted = noise(3000, 2);
+  const auto inserted = test::noise(3000, 2);
   next.insert(next.begin() + 1000, inserted.begin(), inserted.end());
   for (std::size_t at = 100000; at < next.size(); at += 700000) {
     next[at] ^= 0xff;
@@ -125,13 +115,13 @@ TEST(Zstd, APatchCarriesOnlyWhatDiffersFromItsBase)
 
 TEST(Zstd, APatchAppliedToAnotherBaseNeverYieldsTheContent)
 {
-  const auto base = noise(256 * 1024, 3);
+  const auto base = test::noise(256 * 1024, 3);
   auto next = base;
   next[5] ^= 1;
   util::ZstdCompressor c(3);
   c.begin_patch(base, next.size());
   const auto patch = compress_frame(c, next);
-  const auto other = noise(256 * 1024, 4);
+  const auto other = test::noise(256 * 1024, 4);
   auto back = apply_patch(other, patch);
   // Either an error or other bytes: callers verify the content's hash.
   if (back) {
