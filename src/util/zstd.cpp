@@ -103,6 +103,20 @@ void ZstdCompressor::begin_patch(std::span<const std::uint8_t> base, std::uint64
   ZSTD_CCtx_refPrefix(cctx(m_cctx), base.data(), base.size());
 }
 
+std::optional<std::uint64_t> zstd_content_size(std::span<const std::uint8_t> frame)
+{
+  const unsigned long long size = ZSTD_getFrameContentSize(frame.data(), frame.size());
+  if (size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR) {
+    return std::nullopt;
+  }
+  return size;
+}
+
+void ZstdCompressor::pledge(std::uint64_t size)
+{
+  ZSTD_CCtx_setPledgedSrcSize(cctx(m_cctx), size);
+}
+
 ZstdCompressor::~ZstdCompressor()
 {
   ZSTD_freeCCtx(cctx(m_cctx));
@@ -161,6 +175,11 @@ void ZstdDecompressor::begin_patch(std::span<const std::uint8_t> base)
   ZSTD_DCtx_reset(dctx(m_dctx), ZSTD_reset_session_only);
   ZSTD_DCtx_setParameter(dctx(m_dctx), ZSTD_d_windowLogMax, k_max_patch_window_log);
   ZSTD_DCtx_refPrefix(dctx(m_dctx), base.data(), base.size());
+}
+
+void ZstdDecompressor::begin()
+{
+  ZSTD_DCtx_reset(dctx(m_dctx), ZSTD_reset_session_only);
 }
 
 ZstdDecompressor::~ZstdDecompressor()

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -27,6 +28,11 @@ inline constexpr int k_max_patch_window_log = 28;
 [[nodiscard]] Result<std::vector<std::uint8_t>> zstd_decompress(std::span<const std::uint8_t> data,
                                                                 std::size_t max_size);
 
+// The content size a frame's header declares, from the frame's first bytes
+// (at least 18 of them, or the whole frame); nullopt when the header is
+// incomplete, corrupt or does not declare it.
+[[nodiscard]] std::optional<std::uint64_t> zstd_content_size(std::span<const std::uint8_t> frame);
+
 class ZstdCompressor
 {
 public:
@@ -45,6 +51,9 @@ public:
   // Long-distance matching, and a window that covers base and the new
   // content up to k_max_patch_window. base must stay valid until finish().
   void begin_patch(std::span<const std::uint8_t> base, std::uint64_t size_hint);
+  // Promises that the frame begun holds exactly size bytes: the size is
+  // written in the frame header, so a decoder can bound its memory by it.
+  void pledge(std::uint64_t size);
   // Compresses more input; output goes to sink as it is produced.
   [[nodiscard]] Status update(std::span<const std::uint8_t> input, const ByteSink& sink);
   // Ends the frame. The compressor can then be reused for a new frame.
@@ -67,6 +76,8 @@ public:
   // base must stay valid until that frame is complete. Other frames need
   // no call.
   void begin_patch(std::span<const std::uint8_t> base);
+  // The next frame is a plain one: forgets a patch base not used.
+  void begin();
   // Decompresses more input; output goes to sink. Corrupt input is an Errc::data error.
   [[nodiscard]] Status update(std::span<const std::uint8_t> input, const ByteSink& sink);
   // True when the last frame fed in is complete.

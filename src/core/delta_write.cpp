@@ -1,0 +1,617 @@
+// Making a delta. Planning (delta_plan.cpp) picks each new file's base; this
+// file turns the plan into units (a COPY or a FRAME record each), compresses
+// frames on the executor in windows of bounded size, and writes the records
+// in plan order.
+
+#include "core/delta_plan.hpp"
+#include "delta.hpp"
+#include "util/bytes.hpp"
+#include "util/chunker.hpp"
+#include "util/file.hpp"
+#include "util/mapped.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <unistd.h>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace treecast::core {
+
+namespace {
+
+// Planning limits (not format: a decoder accepts any value within the
+// format's limits).
+constexpr std::uint64_t k_batch_file = 512 * 1024;       // small enough to share a frame
+constexpr std::uint64_t k_batch_output = 8 << 20;        // new bytes in one shared frame
+constexpr std::uint64_t k_batch_prefix = 32 << 20;       // bases joined for one shared frame
+constexpr std::uint64_t k_single_frame_file = 32 << 20;  // one frame for the whole file
+constexpr std::uint64_t k_single_frame_base = 128 << 20; // base of a one-frame file
+constexpr std::uint64_t k_chunk_prefix = 64 << 20;       // base range of a run of new chunks
+constexpr std::uint64_t k_chunk_margin = 256 * 1024;     // base around that range
+constexpr std::uint64_t k_in_memory = 16 << 20;          // larger contents are mapped
+constexpr std::uint64_t k_window_input = 96 << 20;       // new bytes compressed at once
+constexpr std::uint64_t k_manifest_piece = 4 << 20;      // bytes of one MANIFEST record
+constexpr int k_compressed_level = 1;                    // for already-compressed files
+static_assert(k_single_frame_file <= k_max_frame_output);
+static_assert(k_batch_prefix <= k_max_frame_prefix && k_single_frame_base <= k_max_frame_prefix);
+static_assert(k_chunk_prefix + 2 * k_chunk_margin <= k_max_frame_prefix);
+
+// A file's content from the store: in memory when small, else decompressed
+// into an unlinked temporary file and mapped.
+util::Result<std::shared_ptr<const util::Content>> load_content(const Store& store,
+                                                                const Entry& entry)
+{
+  if (entry.size <= k_in_memory) {
+    std::vector<std::uint8_t> bytes;
+    bytes.reserve(entry.size);
+    auto s = store.read_object(entry.hash, [&](std::span<const std::uint8_t> data) -> util::Status {
+      if (bytes.size() + data.size() > entry.size) {
+        return util::make_error(util::Errc::data, "object " + entry.hash.hex() + " is larger " +
+                                                    "than the " + std::to_string(entry.size) +
+                                                    " bytes of " + util::quote(entry.path));
+      }
+      bytes.insert(bytes.end(), data.begin(), data.end());
+      return {};
+    });
+    if (!s) {
+      return s.error();
+    }
+    return std::make_shared<const util::Content>(std::move(bytes));
+  }
+  std::string temp = store.root() + "/tmp/delta-input.XXXXXX";
+  util::Fd fd(::mkstemp(temp.data()));
+  if (!fd) {
+    return util::io_error(temp, "cannot create temporary file", errno);
+  }
+  ::unlink(temp.c_str());
+  auto s = store.read_object(entry.hash, [&](std::span<const std::uint8_t> data) {
+    return util::write_all(fd.get(), data, temp);
+  });
+  if (!s) {
+    return s.error();
+  }
+  auto mapped = util::MappedFile::map(fd.get(), entry.size, temp);
+  if (!mapped) {
+    return mapped.error();
+  }
+  return std::make_shared<const util::Content>(std::move(*mapped));
+}
+
+struct Range
+{
+  std::size_t index = 0; // a file of A (prefix, copy source) or of B (output)
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+};
+
+struct Unit
+{
+  RecordType type = RecordType::frame;
+  std::vector<Range> prefix;  // FRAME: ranges of A's files; COPY: the source
+  std::vector<Range> outputs; // FRAME: ranges of B's files, in order; COPY: the one target
+  int level = 0;
+  // Contents already loaded (a chunked file): ranges read from these
+  // instead of the store.
+  std::shared_ptr<const util::Content> base;
+  std::shared_ptr<const util::Content> target;
+  std::vector<std::uint8_t> body; // the record's body, once built
+  util::Status status;
+
+  std::uint64_t output_bytes() const
+  {
+    std::uint64_t total = 0;
+    for (const Range& r : outputs) {
+      total += r.length;
+    }
+    return total;
+  }
+};
+
+class RecordWriter
+{
+public:
+  explicit RecordWriter(const util::ByteSink& out) : m_out(out) {}
+
+  util::Status start()
+  {
+    util::ByteWriter w;
+    w.bytes(k_delta_magic);
+    w.u8(k_delta_format);
+    return emit(w.data());
+  }
+
+  util::Status record(RecordType type, std::span<const std::uint8_t> body)
+  {
+    util::ByteWriter head;
+    head.u8(static_cast<std::uint8_t>(type));
+    head.varint(body.size());
+    util::Hasher check;
+    check.update(head.data());
+    check.update(body);
+    const util::Hash128 sum = check.digest();
+    m_records += 1;
+    if (auto s = emit(head.data()); !s) {
+      return s;
+    }
+    if (auto s = emit(body); !s) {
+      return s;
+    }
+    return emit(sum.bytes);
+  }
+
+  // END's checksum covers every byte before it, its own type and length
+  // included.
+  util::Status end()
+  {
+    util::ByteWriter count;
+    count.varint(m_records);
+    util::ByteWriter head;
+    head.u8(static_cast<std::uint8_t>(RecordType::end));
+    head.varint(count.size() + 16);
+    if (auto s = emit(head.data()); !s) {
+      return s;
+    }
+    util::ByteWriter body;
+    body.bytes(count.data());
+    body.bytes(m_all.digest().bytes);
+    util::Hasher check;
+    check.update(head.data());
+    check.update(body.data());
+    if (auto s = emit(body.data()); !s) {
+      return s;
+    }
+    return emit(check.digest().bytes);
+  }
+
+  std::uint64_t bytes() const { return m_bytes; }
+
+private:
+  util::Status emit(std::span<const std::uint8_t> data)
+  {
+    m_all.update(data);
+    m_bytes += data.size();
+    return m_out(data);
+  }
+
+  const util::ByteSink& m_out;
+  util::Hasher m_all;
+  std::uint64_t m_records = 0;
+  std::uint64_t m_bytes = 0;
+};
+
+bool same_entry(const Entry& a, const Entry& b)
+{
+  return a.same_identity(b) && a.mtime_ns == b.mtime_ns;
+}
+
+// The MANIFEST section, before compression: the paths of A that B lacks,
+// then a manifest (B's header) of B's entries that A lacks or holds
+// otherwise, with the folders above them so that it decodes on its own.
+std::vector<std::uint8_t> encode_edits(const Manifest& from, const Manifest& to)
+{
+  std::vector<std::string_view> removed;
+  std::vector<bool> keep(to.entries.size(), false);
+  std::size_t i = 0;
+  std::size_t j = 0;
+  const auto& a = from.entries;
+  const auto& b = to.entries;
+  while (i < a.size() || j < b.size()) {
+    if (j == b.size() || (i < a.size() && a[i].path < b[j].path)) {
+      removed.push_back(a[i++].path);
+    } else if (i == a.size() || b[j].path < a[i].path) {
+      keep[j++] = true;
+    } else {
+      keep[j] = !same_entry(a[i], b[j]);
+      ++i;
+      ++j;
+    }
+  }
+  // The folders above each kept entry: b is sorted, so a parent comes
+  // before its children and is found by binary search.
+  for (std::size_t k = b.size(); k-- > 0;) {
+    if (!keep[k]) {
+      continue;
+    }
+    std::string_view path = b[k].path;
+    for (auto slash = path.rfind('/'); slash != std::string_view::npos; slash = path.rfind('/')) {
+      path = path.substr(0, slash);
+      const Entry* parent = to.find(path);
+      const auto at = static_cast<std::size_t>(parent - b.data());
+      if (keep[at]) {
+        break;
+      }
+      keep[at] = true;
+    }
+  }
+  Manifest changed;
+  changed.header = to.header;
+  for (std::size_t k = 0; k < b.size(); ++k) {
+    if (keep[k]) {
+      changed.entries.push_back(b[k]);
+    }
+  }
+  util::ByteWriter w;
+  w.varint(removed.size());
+  for (const std::string_view path : removed) {
+    w.str(path);
+  }
+  const std::vector<std::uint8_t> manifest = encode(changed);
+  w.varint(manifest.size());
+  w.bytes(manifest);
+  return w.take();
+}
+
+class DeltaMaker
+{
+public:
+  DeltaMaker(const Store& store, const Manifest& from, const Manifest& to,
+             const DeltaOptions& options, util::Executor& executor, const util::ByteSink& out)
+    : m_store(store), m_from(from), m_to(to), m_options(options), m_executor(executor),
+      m_writer(out)
+  {
+  }
+
+  util::Result<DeltaReport> run()
+  {
+    const DeltaPlan plan = plan_delta(m_from, m_to);
+    std::unordered_set<util::Hash128> produced;
+    for (const FilePlan& file : plan.files) {
+      const Entry& e = m_to.entries[file.entry];
+      // Empty files need no payload: the follower creates them.
+      if ((file.source == FileSource::patch || file.source == FileSource::whole) && e.size > 0 &&
+          produced.insert(e.hash).second) {
+        m_targets.push_back(file);
+        m_report.header.write_bytes += e.size;
+        m_report.header.new_files += 1;
+      }
+    }
+    m_report.header.channel = m_to.header.channel;
+    m_report.header.from_number = m_from.header.number;
+    m_report.header.from_id = m_from.header.number == 0 ? util::Hash128{} : m_from.id;
+    m_report.header.to_number = m_to.header.number;
+    m_report.header.to_id = m_to.id;
+    m_report.header.level = static_cast<std::uint32_t>(m_options.level);
+
+    if (auto s = write_head(); !s) {
+      return s.error();
+    }
+    if (auto s = write_payload(); !s) {
+      return s.error();
+    }
+    if (auto s = m_writer.end(); !s) {
+      return s.error();
+    }
+    m_report.delta_bytes = m_writer.bytes();
+    return m_report;
+  }
+
+private:
+  util::Status write_head()
+  {
+    const DeltaHeader& h = m_report.header;
+    util::ByteWriter w;
+    w.str(h.channel);
+    w.varint(h.from_number);
+    w.bytes(h.from_id.bytes);
+    w.varint(h.to_number);
+    w.bytes(h.to_id.bytes);
+    w.varint(h.write_bytes);
+    w.varint(h.new_files);
+    w.varint(h.level);
+    if (auto s = m_writer.start(); !s) {
+      return s;
+    }
+    if (auto s = m_writer.record(RecordType::header, w.data()); !s) {
+      return s;
+    }
+    const std::vector<std::uint8_t> compressed =
+      util::zstd_compress(encode_edits(m_from, m_to), 19);
+    for (std::size_t at = 0; at < compressed.size(); at += k_manifest_piece) {
+      const std::size_t n = std::min<std::size_t>(k_manifest_piece, compressed.size() - at);
+      if (auto s = m_writer.record(RecordType::manifest, std::span(compressed).subspan(at, n));
+          !s) {
+        return s;
+      }
+    }
+    return {};
+  }
+
+  util::Status write_payload()
+  {
+    Unit batch;
+    std::uint64_t batch_prefix = 0;
+    auto flush_batch = [&]() -> util::Status {
+      if (batch.outputs.empty()) {
+        return {};
+      }
+      batch_prefix = 0;
+      return add(std::exchange(batch, Unit{}));
+    };
+    for (const FilePlan& file : m_targets) {
+      const Entry& e = m_to.entries[file.entry];
+      const bool has_base = file.base != k_no_base;
+      const std::uint64_t base_size = has_base ? m_from.entries[file.base].size : 0;
+      const int level = compressed_name(e.path) ? k_compressed_level : m_options.level;
+      if (e.size <= k_batch_file && level == m_options.level) {
+        if (batch.output_bytes() + e.size > k_batch_output ||
+            batch_prefix + base_size > k_batch_prefix) {
+          if (auto s = flush_batch(); !s) {
+            return s;
+          }
+        }
+        batch.level = level;
+        batch.outputs.push_back({file.entry, 0, e.size});
+        const bool joined = std::any_of(batch.prefix.begin(), batch.prefix.end(),
+                                        [&](const Range& r) { return r.index == file.base; });
+        if (has_base && !joined) {
+          batch.prefix.push_back({file.base, 0, base_size});
+          batch_prefix += base_size;
+        }
+        continue;
+      }
+      util::Status s;
+      if (e.size <= k_single_frame_file && base_size <= k_single_frame_base) {
+        Unit unit;
+        unit.level = level;
+        unit.outputs.push_back({file.entry, 0, e.size});
+        if (has_base) {
+          unit.prefix.push_back({file.base, 0, base_size});
+        }
+        s = add(std::move(unit));
+      } else {
+        s = add_chunked(file, level);
+      }
+      if (!s) {
+        return s;
+      }
+    }
+    if (auto s = flush_batch(); !s) {
+      return s;
+    }
+    return run_window();
+  }
+
+  // A large file: chunks found in the base are copied, runs of new chunks
+  // patched against the base between the copies around them.
+  util::Status add_chunked(const FilePlan& file, int level)
+  {
+    const Entry& e = m_to.entries[file.entry];
+    auto target = load_content(m_store, e);
+    if (!target) {
+      return target.error();
+    }
+    const auto data = (*target)->bytes();
+    std::shared_ptr<const util::Content> base;
+    std::span<const std::uint8_t> old;
+    if (file.base != k_no_base) {
+      auto loaded = load_content(m_store, m_from.entries[file.base]);
+      if (!loaded) {
+        return loaded.error();
+      }
+      base = std::move(*loaded);
+      old = base->bytes();
+    }
+    // Chunks of the base by content (the first of equal chunks wins).
+    std::unordered_map<util::Hash128, std::uint64_t> known;
+    {
+      std::uint64_t at = 0;
+      for (const std::size_t n : util::chunk_lengths(old, {})) {
+        known.emplace(util::hash_bytes(old.subspan(at, n)), at);
+        at += n;
+      }
+    }
+    struct Chunk
+    {
+      std::uint64_t offset;
+      std::uint64_t length;
+      std::uint64_t base_offset; // UINT64_MAX: not in the base
+    };
+    std::vector<Chunk> chunks;
+    {
+      std::uint64_t at = 0;
+      for (const std::size_t n : util::chunk_lengths(data, {})) {
+        const auto found = known.find(util::hash_bytes(data.subspan(at, n)));
+        chunks.push_back({at, n, found == known.end() ? UINT64_MAX : found->second});
+        at += n;
+      }
+    }
+    std::uint64_t base_after = 0; // in the base, just after the last copy
+    for (std::size_t c = 0; c < chunks.size();) {
+      if (chunks[c].base_offset != UINT64_MAX) {
+        // A copy, as long as the chunks that follow are contiguous in the base too.
+        Unit copy;
+        copy.type = RecordType::copy;
+        const std::uint64_t from_offset = chunks[c].base_offset;
+        std::uint64_t length = 0;
+        while (c < chunks.size() && chunks[c].base_offset == from_offset + length) {
+          length += chunks[c].length;
+          ++c;
+        }
+        copy.prefix.push_back({file.base, from_offset, length});
+        copy.outputs.push_back(
+          {file.entry, chunks[c - 1].offset + chunks[c - 1].length - length, length});
+        m_report.copied_bytes += length;
+        base_after = from_offset + length;
+        if (auto s = add(std::move(copy)); !s) {
+          return s;
+        }
+        continue;
+      }
+      const std::uint64_t start = chunks[c].offset;
+      std::uint64_t length = 0;
+      while (c < chunks.size() && chunks[c].base_offset == UINT64_MAX &&
+             length + chunks[c].length <= k_max_frame_output) {
+        length += chunks[c].length;
+        ++c;
+      }
+      Unit frame;
+      frame.level = level;
+      frame.base = base;
+      frame.target = *target;
+      frame.outputs.push_back({file.entry, start, length});
+      if (!old.empty()) {
+        // The old counterpart of the run: from the end of the last copy to
+        // the start of the next one, with a margin; where copies cross
+        // (content moved), the same offsets as in the new file.
+        std::uint64_t lo = base_after;
+        std::uint64_t hi = old.size();
+        for (std::size_t n = c; n < chunks.size(); ++n) {
+          if (chunks[n].base_offset != UINT64_MAX) {
+            hi = chunks[n].base_offset;
+            break;
+          }
+        }
+        if (hi <= lo) {
+          lo = std::min<std::uint64_t>(start, old.size());
+          hi = std::min<std::uint64_t>(lo + length, old.size());
+        }
+        lo = lo > k_chunk_margin ? lo - k_chunk_margin : 0;
+        hi = std::min<std::uint64_t>(hi + k_chunk_margin, old.size());
+        hi = std::min(hi, lo + k_chunk_prefix);
+        if (hi > lo) {
+          frame.prefix.push_back({file.base, lo, hi - lo});
+        }
+      }
+      if (auto s = add(std::move(frame)); !s) {
+        return s;
+      }
+    }
+    return {};
+  }
+
+  util::Status add(Unit unit)
+  {
+    m_window_input += unit.type == RecordType::frame ? unit.output_bytes() : 0;
+    m_window.push_back(std::move(unit));
+    if (m_window_input >= k_window_input || m_window.size() >= 64) {
+      return run_window();
+    }
+    return {};
+  }
+
+  util::Status run_window()
+  {
+    m_executor.for_each(m_window.size(), [&](std::size_t i) { build(m_window[i]); });
+    for (Unit& unit : m_window) {
+      if (!unit.status) {
+        return unit.status;
+      }
+      if (auto s = m_writer.record(unit.type, unit.body); !s) {
+        return s;
+      }
+      (unit.type == RecordType::copy ? m_report.copies : m_report.frames) += 1;
+    }
+    m_window.clear();
+    m_window_input = 0;
+    return {};
+  }
+
+  // Builds a unit's record body on an executor thread.
+  void build(Unit& unit)
+  {
+    util::ByteWriter meta;
+    if (unit.type == RecordType::copy) {
+      meta.varint(unit.outputs[0].index);
+      meta.varint(unit.prefix[0].index);
+      meta.varint(unit.prefix[0].offset);
+      meta.varint(unit.prefix[0].length);
+      unit.body = meta.take();
+      return;
+    }
+    meta.varint(unit.prefix.size());
+    for (const Range& r : unit.prefix) {
+      meta.varint(r.index);
+      meta.varint(r.offset);
+      meta.varint(r.length);
+    }
+    meta.varint(unit.outputs.size());
+    for (const Range& r : unit.outputs) {
+      meta.varint(r.index);
+      meta.varint(r.length);
+    }
+    util::ByteWriter head;
+    head.varint(meta.size());
+    head.bytes(meta.data());
+    unit.body = head.take();
+
+    // The prefix: one range of a loaded base, or bases read and joined.
+    std::vector<std::uint8_t> joined;
+    std::span<const std::uint8_t> prefix;
+    if (unit.base) {
+      prefix = unit.base->bytes().subspan(unit.prefix[0].offset, unit.prefix[0].length);
+    } else {
+      for (const Range& r : unit.prefix) {
+        auto content = load_content(m_store, m_from.entries[r.index]);
+        if (!content) {
+          unit.status = content.error();
+          return;
+        }
+        const auto bytes = (*content)->bytes();
+        joined.insert(joined.end(), bytes.begin(), bytes.end());
+      }
+      prefix = joined;
+    }
+    const std::uint64_t total = unit.output_bytes();
+    util::ZstdCompressor compressor(unit.level);
+    if (prefix.empty()) {
+      compressor.begin(total);
+    } else {
+      compressor.begin_patch(prefix, total);
+    }
+    compressor.pledge(total);
+    const util::ByteSink sink = [&](std::span<const std::uint8_t> data) -> util::Status {
+      unit.body.insert(unit.body.end(), data.begin(), data.end());
+      return {};
+    };
+    for (const Range& r : unit.outputs) {
+      util::Status s;
+      if (unit.target) {
+        s = compressor.update(unit.target->bytes().subspan(r.offset, r.length), sink);
+      } else {
+        auto content = load_content(m_store, m_to.entries[r.index]);
+        if (!content) {
+          unit.status = content.error();
+          return;
+        }
+        s = compressor.update((*content)->bytes(), sink);
+      }
+      if (!s) {
+        unit.status = s;
+        return;
+      }
+    }
+    unit.status = compressor.finish(sink);
+    // Loaded contents are let go as soon as the frame is made.
+    unit.base.reset();
+    unit.target.reset();
+  }
+
+  const Store& m_store;
+  const Manifest& m_from;
+  const Manifest& m_to;
+  const DeltaOptions& m_options;
+  util::Executor& m_executor;
+  RecordWriter m_writer;
+  DeltaReport m_report;
+  std::vector<FilePlan> m_targets; // new contents, each once, in B's order
+  std::vector<Unit> m_window;      // units not yet written
+  std::uint64_t m_window_input = 0;
+};
+
+} // namespace
+
+util::Result<DeltaReport> make_delta(const Store& store, const Manifest& from, const Manifest& to,
+                                     const DeltaOptions& options, util::Executor& executor,
+                                     const util::ByteSink& out)
+{
+  if (from.header.number != 0 && from.header.channel != to.header.channel) {
+    return util::make_error(util::Errc::usage, "versions of two channels: " + from.header.channel +
+                                                 " and " + to.header.channel);
+  }
+  DeltaMaker maker(store, from, to, options, executor, out);
+  return maker.run();
+}
+
+} // namespace treecast::core
