@@ -33,7 +33,7 @@
 namespace treecast::core {
 
 // The default zstd level of patches (chosen by tools/bench/delta.sh).
-inline constexpr int k_default_delta_level = 9;
+inline constexpr int k_default_delta_level = 12;
 
 struct DeltaOptions
 {

@@ -3,6 +3,7 @@
 // frames on the executor in windows of bounded size, and writes the records
 // in plan order.
 
+#include "core/delta_bases.hpp"
 #include "core/delta_plan.hpp"
 #include "delta.hpp"
 #include "util/bytes.hpp"
@@ -356,7 +357,21 @@ private:
         Unit unit;
         unit.level = level;
         unit.outputs.push_back({file.entry, 0, e.size});
-        if (has_base) {
+        if (level == m_options.level) {
+          // Bases by content: the files of A this one shares the most with.
+          auto content = load_content(m_store, e);
+          if (!content) {
+            return content.error();
+          }
+          auto bases = m_finder.find(e, (*content)->bytes(), file.base, k_batch_prefix);
+          if (!bases) {
+            return bases.error();
+          }
+          for (const std::size_t b : *bases) {
+            unit.prefix.push_back({b, 0, m_from.entries[b].size});
+          }
+          unit.target = std::move(*content);
+        } else if (has_base) {
           unit.prefix.push_back({file.base, 0, base_size});
         }
         s = add(std::move(unit));
@@ -538,6 +553,7 @@ private:
 
     // The prefix: one range of a loaded base, or bases read and joined.
     std::vector<std::uint8_t> joined;
+    std::shared_ptr<const util::Content> single;
     std::span<const std::uint8_t> prefix;
     if (unit.base) {
       prefix = unit.base->bytes().subspan(unit.prefix[0].offset, unit.prefix[0].length);
@@ -548,10 +564,15 @@ private:
           unit.status = content.error();
           return;
         }
-        const auto bytes = (*content)->bytes();
-        joined.insert(joined.end(), bytes.begin(), bytes.end());
+        const auto bytes = (*content)->bytes().subspan(r.offset, r.length);
+        if (unit.prefix.size() == 1) {
+          single = std::move(*content); // used in place, mapped when large
+          prefix = bytes;
+        } else {
+          joined.insert(joined.end(), bytes.begin(), bytes.end());
+          prefix = joined;
+        }
       }
-      prefix = joined;
     }
     const std::uint64_t total = unit.output_bytes();
     util::ZstdCompressor compressor(unit.level);
@@ -597,6 +618,7 @@ private:
   DeltaReport m_report;
   std::vector<FilePlan> m_targets; // new contents, each once, in B's order
   std::vector<Unit> m_window;      // units not yet written
+  BaseFinder m_finder{m_store, m_from};
   std::uint64_t m_window_input = 0;
 };
 

@@ -214,6 +214,24 @@ TEST_F(DeltaTest, LargeFileIsChunkedAndMostlyCopied)
   EXPECT_LT(delta.size(), 64U * 1024);
 }
 
+TEST_F(DeltaTest, ContentFromSeveralOldFilesIsPatchedAgainstThemAll)
+{
+  // Two bundles merged into one under a new name: its bases are found by
+  // content, not by name.
+  const std::string tree = m_dir / "tree";
+  const std::string one = text(noise(700 * 1024, 1));
+  const std::string two = text(noise(900 * 1024, 2));
+  write_file(tree + "/lib/server.js", one);
+  write_file(tree + "/lib/compiler.js", two);
+  const core::Manifest a = snapshot_of(tree);
+  write_file(tree + "/lib/bundle.js", two.substr(0, 500 * 1024) + "// glue\n" + one);
+  const core::Manifest b = snapshot_of(tree);
+
+  const auto delta = make(a, b);
+  expect_round_trip(a, b, delta);
+  EXPECT_LT(delta.size(), 8U * 1024);
+}
+
 TEST_F(DeltaTest, RefusesADeltaForAnotherBase)
 {
   const std::string tree = m_dir / "tree";

@@ -1,0 +1,173 @@
+#include "delta_bases.hpp"
+
+#include "core/delta_plan.hpp"
+#include "util/chunker.hpp"
+
+#include <algorithm>
+
+namespace treecast::core {
+
+namespace {
+
+// Fine chunks: a few KiB, so that code or text that moved is found.
+constexpr util::ChunkSizes k_print_chunks{512, 2048, 16384};
+// Files smaller than this are not worth a fingerprint.
+constexpr std::uint64_t k_min_candidate = 64 * 1024;
+// The candidates fingerprinted for one new file, closest sizes first.
+constexpr std::uint64_t k_candidate_bytes = 256 << 20;
+// A base is added only when it brings this share of the file (in 1/100).
+constexpr std::uint64_t k_min_gain_percent = 5;
+constexpr std::size_t k_max_bases = 4;
+
+std::string_view base_name(std::string_view path)
+{
+  const auto slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+std::string lower_extension(std::string_view path)
+{
+  const std::string_view name = base_name(path);
+  const auto dot = name.rfind('.');
+  std::string ext(dot == std::string_view::npos || dot == 0 ? std::string_view()
+                                                            : name.substr(dot));
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) {
+    return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  });
+  return ext;
+}
+
+std::uint64_t chunk_hash(std::span<const std::uint8_t> chunk)
+{
+  const util::Hash128 h = util::hash_bytes(chunk);
+  std::uint64_t value = 0;
+  std::memcpy(&value, h.bytes.data(), sizeof value);
+  return value;
+}
+
+} // namespace
+
+util::Result<const std::vector<std::uint64_t>*> BaseFinder::fingerprint(std::size_t index)
+{
+  if (const auto found = m_prints.find(index); found != m_prints.end()) {
+    return &found->second;
+  }
+  const Entry& e = m_from.entries[index];
+  std::vector<std::uint8_t> content;
+  content.reserve(e.size);
+  auto s = m_store.read_object(e.hash, [&](std::span<const std::uint8_t> data) -> util::Status {
+    content.insert(content.end(), data.begin(), data.end());
+    return {};
+  });
+  if (!s) {
+    return s.error();
+  }
+  std::vector<std::uint64_t> print;
+  std::size_t at = 0;
+  for (const std::size_t n : util::chunk_lengths(content, k_print_chunks)) {
+    print.push_back(chunk_hash(std::span(content).subspan(at, n)));
+    at += n;
+  }
+  std::sort(print.begin(), print.end());
+  return &m_prints.emplace(index, std::move(print)).first->second;
+}
+
+util::Result<std::vector<std::size_t>> BaseFinder::find(const Entry& target,
+                                                        std::span<const std::uint8_t> content,
+                                                        std::size_t planned,
+                                                        std::uint64_t max_prefix)
+{
+  // Candidates: files of A with the same extension or name, closest in size first.
+  const std::string ext = lower_extension(target.path);
+  const std::string_view name = base_name(target.path);
+  std::vector<std::size_t> candidates;
+  for (std::size_t i = 0; i < m_from.entries.size(); ++i) {
+    const Entry& e = m_from.entries[i];
+    if (e.type != EntryType::file || e.size < k_min_candidate || e.size > max_prefix ||
+        compressed_name(e.path)) {
+      continue;
+    }
+    if (i == planned || base_name(e.path) == name ||
+        (!ext.empty() && lower_extension(e.path) == ext)) {
+      candidates.push_back(i);
+    }
+  }
+  auto distance = [&](std::size_t i) {
+    const std::uint64_t size = m_from.entries[i].size;
+    return size > target.size ? size - target.size : target.size - size;
+  };
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [&](std::size_t a, std::size_t b) { return distance(a) < distance(b); });
+  std::uint64_t budget = k_candidate_bytes;
+  std::vector<const std::vector<std::uint64_t>*> prints;
+  std::size_t kept = 0;
+  for (const std::size_t i : candidates) {
+    if (m_from.entries[i].size > budget) {
+      continue;
+    }
+    budget -= m_from.entries[i].size;
+    auto print = fingerprint(i);
+    if (!print) {
+      return print.error();
+    }
+    candidates[kept++] = i;
+    prints.push_back(*print);
+  }
+  candidates.resize(kept);
+
+  struct Chunk
+  {
+    std::uint64_t hash;
+    std::uint64_t length;
+    bool covered = false;
+  };
+  std::vector<Chunk> chunks;
+  std::size_t at = 0;
+  for (const std::size_t n : util::chunk_lengths(content, k_print_chunks)) {
+    chunks.push_back({chunk_hash(content.subspan(at, n)), n});
+    at += n;
+  }
+  // Greedy: the candidate that covers the most of what is not covered yet.
+  std::vector<std::size_t> chosen;
+  std::uint64_t prefix = 0;
+  const std::uint64_t min_gain = std::max<std::uint64_t>(target.size * k_min_gain_percent / 100, 1);
+  while (chosen.size() < k_max_bases) {
+    std::size_t best = k_no_base;
+    std::uint64_t best_gain = 0;
+    for (std::size_t c = 0; c < candidates.size(); ++c) {
+      const std::size_t i = candidates[c];
+      if (std::find(chosen.begin(), chosen.end(), i) != chosen.end() ||
+          prefix + m_from.entries[i].size > max_prefix) {
+        continue;
+      }
+      std::uint64_t gain = 0;
+      for (const Chunk& chunk : chunks) {
+        if (!chunk.covered &&
+            std::binary_search(prints[c]->begin(), prints[c]->end(), chunk.hash)) {
+          gain += chunk.length;
+        }
+      }
+      if (gain > best_gain) {
+        best = c;
+        best_gain = gain;
+      }
+    }
+    if (best == k_no_base || best_gain < min_gain) {
+      break;
+    }
+    for (Chunk& chunk : chunks) {
+      chunk.covered =
+        chunk.covered || std::binary_search(prints[best]->begin(), prints[best]->end(), chunk.hash);
+    }
+    chosen.push_back(candidates[best]);
+    prefix += m_from.entries[candidates[best]].size;
+  }
+  if (chosen.empty() && planned != k_no_base) {
+    chosen.push_back(planned);
+  }
+  // The best base last: nearest the new content, cheapest to refer to.
+  std::reverse(chosen.begin(), chosen.end());
+  return chosen;
+}
+
+} // namespace treecast::core
