@@ -1,5 +1,6 @@
 #include "commands.hpp"
 #include "core/checkout.hpp"
+#include "core/follower.hpp"
 #include "output.hpp"
 #include "util/file.hpp"
 #include "util/human.hpp"
@@ -38,6 +39,16 @@ int run_checkout(const CheckoutArgs& args)
     core::checkout(*store, *m, args.dir, restore ? core::Owners::restore : core::Owners::keep);
   if (!report) {
     return fail(report.error());
+  }
+  // The folder is now a follower's tree at this version: 'treecast apply'
+  // and 'treecast verify' take it from here.
+  auto follower = core::Follower::open(args.dir, "");
+  if (!follower) {
+    return fail(follower.error());
+  }
+  util::ThreadPool pool(0);
+  if (auto s = follower->record(*m, pool); !s) {
+    return fail(s.error());
   }
   std::cout << version_label(m->header.number, m->id) << " checked out into "
             << util::quote(args.dir) << " (" << count(report->files, "file", "files") << ", "

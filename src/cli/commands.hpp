@@ -40,6 +40,7 @@ void add_show(CLI::App& app, Runner& selected);
 void add_diff(CLI::App& app, Runner& selected);
 void add_checkout(CLI::App& app, Runner& selected);
 void add_delta(CLI::App& app, Runner& selected);
+void add_follower_commands(CLI::App& app, Runner& selected);
 void add_gc(CLI::App& app, Runner& selected);
 
 } // namespace treecast::cli

@@ -24,9 +24,9 @@ struct DeltaArgs
   bool json = false;
 };
 
-// Copies the cached delta to path: a hard link when both are on one file
-// system, else a copy; either way through a temporary name, so path never
-// holds part of a delta.
+// Copies the cached delta to path (a copy, never a link: editing the
+// output must not touch the cache), through a temporary name, so path
+// never holds part of a delta.
 util::Status deliver(const std::string& cached, const std::string& path)
 {
   util::Fd in(::open(cached.c_str(), O_RDONLY | O_CLOEXEC));
@@ -51,7 +51,7 @@ util::Status deliver(const std::string& cached, const std::string& path)
   }
   const std::string temp = path + ".treecast-tmp";
   ::unlink(temp.c_str());
-  if (::link(cached.c_str(), temp.c_str()) != 0) {
+  {
     util::Fd out(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (!out) {
       return util::io_error(temp, "cannot create", errno);

@@ -35,6 +35,7 @@ int main(int argc, char** argv)
   add_diff(app, selected);
   add_checkout(app, selected);
   add_delta(app, selected);
+  add_follower_commands(app, selected);
   add_gc(app, selected);
 
   // A first word that is neither an option nor a command is a typo.

@@ -80,7 +80,7 @@ public:
           return util::io_error(shown, "cannot create symlink", errno);
         }
         report.symlinks += 1;
-        return finish_metadata(*parent, leaf, e, shown, AT_SYMLINK_NOFOLLOW);
+        return set_metadata(*parent, leaf, e, shown, m_owners);
       case EntryType::file:
         break;
     }
@@ -128,7 +128,7 @@ public:
     report.files += 1;
     report.bytes += offset;
     fd.reset();
-    return finish_metadata(*parent, leaf, e, shown, 0);
+    return set_metadata(*parent, leaf, e, shown, m_owners);
   }
 
   // Folder modes, owners and times, deepest first.
@@ -143,8 +143,8 @@ public:
       if (!parent) {
         return parent.error();
       }
-      if (auto s = finish_metadata(*parent, std::string(name), *it,
-                                   util::join(m_root_path, it->path), AT_SYMLINK_NOFOLLOW);
+      if (auto s = set_metadata(*parent, std::string(name), *it, util::join(m_root_path, it->path),
+                                m_owners);
           !s) {
         return s;
       }
@@ -153,25 +153,6 @@ public:
   }
 
 private:
-  util::Status finish_metadata(int parent, const std::string& name, const Entry& e,
-                               const std::string& shown, int flags)
-  {
-    if (m_owners == Owners::restore) {
-      const auto [uid, gid] = local_owner(e);
-      if (::fchownat(parent, name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
-        return util::io_error(shown, "cannot set owner", errno);
-      }
-    }
-    if (e.type != EntryType::symlink && ::fchmodat(parent, name.c_str(), e.mode, 0) != 0) {
-      return util::io_error(shown, "cannot set mode", errno);
-    }
-    const timespec times[2] = {to_timespec(e.mtime_ns), to_timespec(e.mtime_ns)};
-    if (::utimensat(parent, name.c_str(), times, flags | AT_SYMLINK_NOFOLLOW) != 0) {
-      return util::io_error(shown, "cannot set times", errno);
-    }
-    return {};
-  }
-
   util::Result<int> parent_fd(std::string_view parent)
   {
     if (parent.empty()) {
@@ -198,6 +179,25 @@ private:
 };
 
 } // namespace
+
+util::Status set_metadata(int parent, const std::string& name, const Entry& e,
+                          const std::string& shown, Owners owners)
+{
+  if (owners == Owners::restore) {
+    const auto [uid, gid] = local_owner(e);
+    if (::fchownat(parent, name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
+      return util::io_error(shown, "cannot set owner", errno);
+    }
+  }
+  if (e.type != EntryType::symlink && ::fchmodat(parent, name.c_str(), e.mode, 0) != 0) {
+    return util::io_error(shown, "cannot set mode", errno);
+  }
+  const timespec times[2] = {to_timespec(e.mtime_ns), to_timespec(e.mtime_ns)};
+  if (::utimensat(parent, name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
+    return util::io_error(shown, "cannot set times", errno);
+  }
+  return {};
+}
 
 std::pair<std::uint32_t, std::uint32_t> local_owner(const Entry& entry)
 {

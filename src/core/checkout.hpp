@@ -30,6 +30,12 @@ enum class Owners : std::uint8_t
 [[nodiscard]] util::Result<CheckoutReport> checkout(const Store& store, const Manifest& manifest,
                                                     const std::string& dir, Owners owners);
 
+// Sets what the manifest records of parent/name beyond its content: owner
+// and group (Owners::restore), permission bits (not of symlinks), mtime.
+// shown names it in messages.
+[[nodiscard]] util::Status set_metadata(int parent, const std::string& name, const Entry& entry,
+                                        const std::string& shown, Owners owners);
+
 // The uid and gid a manifest entry maps to on this machine.
 [[nodiscard]] std::pair<std::uint32_t, std::uint32_t> local_owner(const Entry& entry);
 

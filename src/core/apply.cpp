@@ -1,0 +1,394 @@
+// Applying a delta to a follower's tree: check DIR for drift, build the
+// next version as a whole tree in the state folder (new files from the
+// delta, unchanged ones hard-linked from DIR, the rest copied), make it
+// durable, then swap it with DIR (follower.hpp).
+
+#include "follower.hpp"
+#include "util/mapped.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+#include <unordered_map>
+
+namespace treecast::core {
+
+namespace {
+
+void fault(const char* point)
+{
+  if (g_fault_point) {
+    g_fault_point(point);
+  }
+}
+
+std::pair<std::string, std::string> split(std::string_view path)
+{
+  const auto slash = path.rfind('/');
+  if (slash == std::string_view::npos) {
+    return {"", std::string(path)};
+  }
+  return {std::string(path.substr(0, slash)), std::string(path.substr(slash + 1))};
+}
+
+// A folder of a tree, opened without leaving the tree or following symlinks.
+util::Result<util::Fd> open_folder(int root, const std::string& relative)
+{
+  if (relative.empty()) {
+    util::Fd fd(::fcntl(root, F_DUPFD_CLOEXEC, 0));
+    if (!fd) {
+      return util::io_error(".", "cannot duplicate", errno);
+    }
+    return fd;
+  }
+  return util::open_beneath(root, relative, O_RDONLY | O_DIRECTORY);
+}
+
+bool same_metadata(const Entry& a, const Entry& b, Owners owners)
+{
+  return a.mode == b.mode && a.mtime_ns == b.mtime_ns &&
+         (owners == Owners::keep || local_owner(a) == local_owner(b));
+}
+
+// Builds B's tree under the stage folder: the delta's new files through
+// the DeltaTarget calls, the rest afterwards.
+class Stage final : public DeltaTarget
+{
+public:
+  Stage(int live, int stage, const std::string& shown, const Manifest& from, const Manifest& to)
+    : m_live(live), m_stage(stage), m_shown(shown), m_from(from), m_to(to),
+      m_written(to.entries.size(), false)
+  {
+  }
+
+  util::Result<std::span<const std::uint8_t>> base(std::size_t index) override
+  {
+    if (m_base_index == index) {
+      return m_base.bytes();
+    }
+    const Entry& e = m_from.entries[index];
+    auto fd = util::open_beneath(m_live, e.path, O_RDONLY | O_NOFOLLOW);
+    if (!fd) {
+      return fd.error();
+    }
+    auto mapped = util::MappedFile::map(fd->get(), e.size, util::join(m_shown, e.path));
+    if (!mapped) {
+      return mapped.error();
+    }
+    m_base = std::move(*mapped);
+    m_base_index = index;
+    return m_base.bytes();
+  }
+
+  util::Status begin_file(std::size_t index) override
+  {
+    const Entry& e = m_to.entries[index];
+    m_out = util::Fd(util::open_beneath_fd(m_stage, e.path.c_str(),
+                                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600));
+    if (!m_out) {
+      return util::io_error(util::join(m_shown, e.path), "cannot create in the stage", errno);
+    }
+    m_out_path = e.path;
+    return {};
+  }
+
+  util::Status write(std::span<const std::uint8_t> data) override
+  {
+    m_bytes += data.size();
+    return util::write_all(m_out.get(), data, m_out_path);
+  }
+
+  util::Status end_file(std::size_t index) override
+  {
+    m_out.reset();
+    m_written[index] = true;
+    m_count += 1;
+    fault("file written");
+    return {};
+  }
+
+  const std::vector<bool>& written() const { return m_written; }
+  std::size_t count() const { return m_count; }
+  std::uint64_t bytes() const { return m_bytes; }
+
+private:
+  int m_live;
+  int m_stage;
+  const std::string& m_shown;
+  const Manifest& m_from;
+  const Manifest& m_to;
+  std::vector<bool> m_written;
+  util::MappedFile m_base;
+  std::size_t m_base_index = SIZE_MAX;
+  util::Fd m_out;
+  std::string m_out_path;
+  std::size_t m_count = 0;
+  std::uint64_t m_bytes = 0;
+};
+
+util::Status copy_file(int from_root, const std::string& from, int to_parent,
+                       const std::string& name, const std::string& shown)
+{
+  util::Fd in(util::open_beneath_fd(from_root, from.c_str(), O_RDONLY | O_NOFOLLOW));
+  if (!in) {
+    return util::io_error(shown, "cannot open", errno);
+  }
+  util::Fd out(
+    ::openat(to_parent, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!out) {
+    return util::io_error(shown, "cannot create in the stage", errno);
+  }
+  for (;;) {
+    const ssize_t n = ::copy_file_range(in.get(), nullptr, out.get(), nullptr, 1 << 30, 0);
+    if (n < 0) {
+      return util::io_error(shown, "cannot copy", errno);
+    }
+    if (n == 0) {
+      return {};
+    }
+  }
+}
+
+} // namespace
+
+util::Result<ApplyReport> Follower::apply(DeltaReader& reader, const DeltaHeader& header,
+                                          Owners owners, util::Executor& executor)
+{
+  ApplyReport report;
+  report.from = m_current;
+  // The delta must start where DIR is, and DIR must be exactly there.
+  if (header.from_number != m_current.header.number ||
+      (header.from_number != 0 && header.from_id != m_current.id) ||
+      (m_current.header.number != 0 && header.channel != m_current.header.channel)) {
+    const std::string held =
+      m_current.header.number == 0
+        ? std::string("no version")
+        : "v" + std::to_string(m_current.header.number) + " of " + m_current.header.channel;
+    return util::make_error(
+      util::Errc::conflict,
+      "the delta goes from " +
+        (header.from_number == 0
+           ? std::string("nothing")
+           : "v" + std::to_string(header.from_number) + " (" + header.from_id.short_hex() + ")") +
+        " to v" + std::to_string(header.to_number) + " of " + header.channel + ", but " +
+        util::quote(m_dir) + " holds " + held);
+  }
+  auto drifted = drift(executor);
+  if (!drifted) {
+    return drifted.error();
+  }
+  if (!drifted->empty()) {
+    return util::make_error(util::Errc::conflict, drift_message(m_dir, m_current, *drifted));
+  }
+  // Free space: the new files, and a margin for folders and copies.
+  struct statvfs fs
+  {};
+  if (::statvfs(m_state.c_str(), &fs) == 0) {
+    const std::uint64_t free = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+    const std::uint64_t need = header.write_bytes + header.write_bytes / 50 + (1 << 20);
+    if (need > free) {
+      return util::make_error(util::Errc::io, "not enough space for the new version beside " +
+                                                util::quote(m_dir) + ": it needs " +
+                                                std::to_string(need) + " bytes, " +
+                                                std::to_string(free) + " are free");
+    }
+  }
+  auto to = reader.read_manifest(m_current);
+  if (!to) {
+    return to.error();
+  }
+
+  // DIR itself may not exist yet (a first apply, from nothing).
+  if (::mkdir(m_dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return util::io_error(m_dir, "cannot create", errno);
+  }
+  util::Fd live(::open(m_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!live) {
+    return util::io_error(m_dir, "cannot open", errno);
+  }
+  const std::string stage_path = path("stage");
+  if (auto s = discard_stage(); !s) {
+    return s.error();
+  }
+  struct stat dir_st
+  {};
+  ::fstat(live.get(), &dir_st);
+  if (::mkdir(stage_path.c_str(), 0700) != 0) {
+    return util::io_error(stage_path, "cannot create", errno);
+  }
+  util::Fd stage(::open(stage_path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!stage) {
+    return util::io_error(stage_path, "cannot open", errno);
+  }
+  auto fail = [&](util::Error error) -> util::Result<ApplyReport> {
+    (void)discard_stage();
+    return error;
+  };
+  fault("stage created");
+
+  // Folders first, writable by their owner until the end.
+  for (const Entry& e : to->entries) {
+    if (e.type == EntryType::directory && ::mkdirat(stage.get(), e.path.c_str(), 0700) != 0) {
+      return fail(util::io_error(util::join(m_dir, e.path), "cannot create in the stage", errno));
+    }
+  }
+  Stage target(live.get(), stage.get(), m_dir, m_current, *to);
+  if (auto s = reader.read_payload(m_current, *to, target); !s) {
+    return fail(s.error());
+  }
+  fault("payload read");
+
+  // Every other entry: from DIR (linked when nothing about it changes,
+  // else copied), from a file the delta wrote, or made anew.
+  std::unordered_map<util::Hash128, std::string> in_a;
+  for (const Entry& e : m_current.entries) {
+    if (e.type == EntryType::file) {
+      in_a.emplace(e.hash, e.path);
+    }
+  }
+  std::unordered_map<util::Hash128, std::string> in_b; // written by the delta
+  for (std::size_t i = 0; i < to->entries.size(); ++i) {
+    if (target.written()[i]) {
+      in_b.emplace(to->entries[i].hash, to->entries[i].path);
+    }
+  }
+  for (std::size_t i = 0; i < to->entries.size(); ++i) {
+    const Entry& e = to->entries[i];
+    if (e.type == EntryType::directory) {
+      continue;
+    }
+    const std::string shown = util::join(m_dir, e.path);
+    const auto [parent_path, name] = split(e.path);
+    auto parent = open_folder(stage.get(), parent_path);
+    if (!parent) {
+      return fail(parent.error());
+    }
+    if (e.type == EntryType::symlink) {
+      if (::symlinkat(e.target.c_str(), parent->get(), name.c_str()) != 0) {
+        return fail(util::io_error(shown, "cannot create symlink in the stage", errno));
+      }
+    } else if (!target.written()[i]) {
+      const Entry* old = m_current.find(e.path);
+      if (e.size == 0) {
+        util::Fd fd(::openat(parent->get(), name.c_str(),
+                             O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+        if (!fd) {
+          return fail(util::io_error(shown, "cannot create in the stage", errno));
+        }
+      } else if (old != nullptr && old->type == EntryType::file && old->hash == e.hash &&
+                 same_metadata(*old, e, owners)) {
+        auto old_parent = open_folder(live.get(), parent_path);
+        if (!old_parent) {
+          return fail(old_parent.error());
+        }
+        if (::linkat(old_parent->get(), name.c_str(), parent->get(), name.c_str(), 0) == 0) {
+          report.linked += 1;
+          continue; // shares the old file's inode, metadata included
+        }
+        if (auto s = copy_file(live.get(), e.path, parent->get(), name, shown); !s) {
+          return fail(s.error());
+        }
+        report.copied += 1;
+      } else if (const auto b = in_b.find(e.hash); b != in_b.end()) {
+        if (auto s = copy_file(stage.get(), b->second, parent->get(), name, shown); !s) {
+          return fail(s.error());
+        }
+        report.copied += 1;
+      } else if (const auto a = in_a.find(e.hash); a != in_a.end()) {
+        if (auto s = copy_file(live.get(), a->second, parent->get(), name, shown); !s) {
+          return fail(s.error());
+        }
+        report.copied += 1;
+      } else {
+        return fail(util::make_error(util::Errc::data,
+                                     "the delta has no content for " + util::quote(e.path)));
+      }
+    }
+    if (auto s = set_metadata(parent->get(), name, e, shown, owners); !s) {
+      return fail(s.error());
+    }
+  }
+  // Folders' modes, owners and times, deepest first; the stage's root
+  // takes DIR's own.
+  for (auto it = to->entries.rbegin(); it != to->entries.rend(); ++it) {
+    if (it->type != EntryType::directory) {
+      continue;
+    }
+    const auto [parent_path, name] = split(it->path);
+    auto parent = open_folder(stage.get(), parent_path);
+    if (!parent) {
+      return fail(parent.error());
+    }
+    if (auto s = set_metadata(parent->get(), name, *it, util::join(m_dir, it->path), owners); !s) {
+      return fail(s.error());
+    }
+  }
+  ::fchmod(stage.get(), dir_st.st_mode & 07777);
+  if (owners == Owners::restore) {
+    (void)::fchown(stage.get(), dir_st.st_uid, dir_st.st_gid);
+  }
+  fault("stage built");
+
+  // Durable before it becomes DIR: the files, the manifest, the stat cache.
+  if (::syncfs(stage.get()) != 0) {
+    return fail(util::io_error(stage_path, "syncfs failed", errno));
+  }
+  if (auto s = save_keys(stage_path, *to, path("stage.statcache"), executor); !s) {
+    return fail(s.error());
+  }
+  if (auto s =
+        util::write_file_atomic(path("stage.manifest"), encode(*to), util::Durability::fsync);
+      !s) {
+    return fail(s.error());
+  }
+  fault("stage durable");
+  struct stat stage_st
+  {};
+  ::fstat(stage.get(), &stage_st);
+  const std::string journal =
+    "exchange " + std::to_string(stage_st.st_dev) + " " + std::to_string(stage_st.st_ino) + "\n";
+  if (auto s = util::write_file_atomic(
+        path("journal"), {reinterpret_cast<const std::uint8_t*>(journal.data()), journal.size()},
+        util::Durability::fsync);
+      !s) {
+    return fail(s.error());
+  }
+  fault("journal written");
+  if (::renameat2(AT_FDCWD, stage_path.c_str(), AT_FDCWD, m_dir.c_str(), RENAME_EXCHANGE) != 0) {
+    const int err = errno;
+    (void)recover();
+    return util::io_error(m_dir,
+                          err == EXDEV || err == EBUSY
+                            ? "cannot swap the new tree in (a mount point, or another "
+                              "file system than its state folder)"
+                            : "cannot swap the new tree in",
+                          err);
+  }
+  fault("exchanged");
+  const std::string parent_dir = [&] {
+    const auto slash = m_dir.rfind('/');
+    return slash == std::string::npos ? std::string(".") : m_dir.substr(0, slash ? slash : 1);
+  }();
+  if (auto s = util::fsync_dir(parent_dir); !s) {
+    return s.error();
+  }
+  if (auto s = finish_exchange(); !s) {
+    return s.error();
+  }
+  fault("committed");
+  if (auto s = recover(); !s) { // removes the journal
+    return s.error();
+  }
+  m_recovered.clear();
+  m_current = *to;
+  m_cache = StatCache::load(path("statcache"));
+  report.to = std::move(*to);
+  report.written = target.count();
+  report.bytes_written = target.bytes();
+  return report;
+}
+
+} // namespace treecast::core

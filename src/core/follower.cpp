@@ -1,0 +1,421 @@
+// The follower's state folder: opening and locking it, recovery after a
+// crash, drift, and undo. Building the stage and committing it is in
+// apply.cpp.
+
+#include "follower.hpp"
+
+#include "core/tree_walk.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace treecast::core {
+
+std::function<void(const char*)> g_fault_point;
+
+namespace {
+
+std::string trim_slashes(std::string path)
+{
+  while (path.size() > 1 && path.back() == '/') {
+    path.pop_back();
+  }
+  return path;
+}
+
+// .DIR.treecast beside DIR.
+std::string default_state(const std::string& dir)
+{
+  const auto slash = dir.rfind('/');
+  const std::string parent = slash == std::string::npos ? "." : dir.substr(0, slash ? slash : 1);
+  const std::string base = slash == std::string::npos ? dir : dir.substr(slash + 1);
+  return util::join(parent, "." + base + ".treecast");
+}
+
+bool exists(const std::string& path)
+{
+  struct stat st
+  {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+util::Result<Manifest> read_manifest_file(const std::string& path)
+{
+  auto bytes = util::read_file(path, k_max_manifest_bytes);
+  if (!bytes) {
+    return bytes.error();
+  }
+  return decode(*bytes, path);
+}
+
+util::Status rename_if_present(const std::string& from, const std::string& to)
+{
+  if (::rename(from.c_str(), to.c_str()) != 0 && errno != ENOENT) {
+    return util::io_error(from, "cannot rename", errno);
+  }
+  return {};
+}
+
+util::Status remove_if_present(const std::string& path)
+{
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return util::io_error(path, "cannot remove", errno);
+  }
+  return {};
+}
+
+std::string version_name(const Manifest& m)
+{
+  return m.header.number == 0 ? std::string("nothing") : "v" + std::to_string(m.header.number);
+}
+
+} // namespace
+
+util::Result<Follower> Follower::open(const std::string& dir, const std::string& state)
+{
+  Follower f;
+  f.m_dir = trim_slashes(dir);
+  f.m_state = state.empty() ? default_state(f.m_dir) : trim_slashes(state);
+  if (auto s = util::make_dirs(f.m_state); !s) {
+    return s.error();
+  }
+  const std::string marker = f.path(k_state_marker);
+  if (!exists(marker)) {
+    if (auto s = util::write_file_atomic(marker, {}, util::Durability::fsync); !s) {
+      return s.error();
+    }
+  }
+  const std::string lock = f.path("lock");
+  f.m_lock = util::Fd(::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!f.m_lock) {
+    return util::io_error(lock, "cannot open", errno);
+  }
+  while (::flock(f.m_lock.get(), LOCK_EX) != 0) {
+    if (errno != EINTR) {
+      return util::io_error(lock, "cannot lock", errno);
+    }
+  }
+  if (auto s = f.recover(); !s) {
+    return s.error();
+  }
+  if (exists(f.path("current"))) {
+    auto m = read_manifest_file(f.path("current"));
+    if (!m) {
+      return m.error();
+    }
+    f.m_current = std::move(*m);
+    f.m_cache = StatCache::load(f.path("statcache"));
+  }
+  return f;
+}
+
+util::Status Follower::recover()
+{
+  const std::string journal = path("journal");
+  if (exists(journal)) {
+    auto bytes = util::read_file(journal, 4096);
+    if (!bytes) {
+      return bytes.error();
+    }
+    const std::string text(bytes->begin(), bytes->end());
+    unsigned long long dev = 0;
+    unsigned long long ino = 0;
+    char what[16] = {};
+    if (std::sscanf(text.c_str(), "%15s %llu %llu", what, &dev, &ino) != 3) {
+      return util::make_error(util::Errc::data, util::quote(journal) + " is not a journal");
+    }
+    struct stat st
+    {};
+    const bool swapped = ::lstat(m_dir.c_str(), &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+    if (std::string_view(what) == "undo") {
+      // The swap back happened or not; either way the manifests follow the tree.
+      if (swapped) {
+        if (auto s = rename_if_present(path("undo.manifest"), path("current")); !s) {
+          return s;
+        }
+        if (auto s = rename_if_present(path("undo.previous"), path("previous.manifest")); !s) {
+          return s;
+        }
+        m_recovered = "finished an interrupted undo";
+      } else {
+        (void)remove_if_present(path("undo.manifest"));
+        (void)remove_if_present(path("undo.previous"));
+        m_recovered = "discarded an interrupted undo";
+      }
+      (void)remove_if_present(path("statcache"));
+    } else if (swapped) {
+      if (auto s = finish_exchange(); !s) {
+        return s;
+      }
+      m_recovered = "finished an interrupted commit";
+    } else {
+      if (auto s = discard_stage(); !s) {
+        return s;
+      }
+      m_recovered = "discarded an interrupted apply; the tree was not changed";
+    }
+    if (auto s = remove_if_present(journal); !s) {
+      return s;
+    }
+    return util::fsync_dir(m_state);
+  }
+  if (exists(path("stage")) || exists(path("stage.manifest"))) {
+    if (auto s = discard_stage(); !s) {
+      return s;
+    }
+    m_recovered = "discarded an interrupted apply; the tree was not changed";
+  }
+  return {};
+}
+
+util::Status Follower::finish_exchange()
+{
+  // Each step is done once and its result tells the next run where to
+  // resume: stage/ now holds the old tree, and becomes previous/.
+  if (exists(path("stage"))) {
+    if (auto s = util::remove_tree(path("previous")); !s) {
+      return s;
+    }
+    if (auto s = rename_if_present(path("stage"), path("previous")); !s) {
+      return s;
+    }
+  }
+  if (exists(path("stage.manifest"))) {
+    if (auto s = rename_if_present(path("current"), path("previous.manifest")); !s) {
+      return s;
+    }
+    if (auto s = rename_if_present(path("stage.statcache"), path("statcache")); !s) {
+      return s;
+    }
+    if (auto s = rename_if_present(path("stage.manifest"), path("current")); !s) {
+      return s;
+    }
+  }
+  return util::fsync_dir(m_state);
+}
+
+util::Status Follower::discard_stage()
+{
+  if (auto s = util::remove_tree(path("stage")); !s) {
+    return s;
+  }
+  (void)remove_if_present(path("stage.manifest"));
+  (void)remove_if_present(path("stage.statcache"));
+  return {};
+}
+
+util::Status Follower::save_keys(const std::string& tree, const Manifest& manifest,
+                                 const std::string& cache_path, util::Executor& executor)
+{
+  auto walk = walk_tree(tree, ExcludeList(), executor);
+  if (!walk) {
+    return walk.error();
+  }
+  std::vector<StatKey> keys(manifest.entries.size());
+  std::size_t j = 0;
+  for (std::size_t i = 0; i < manifest.entries.size(); ++i) {
+    const auto& items = walk->items;
+    while (j < items.size() && items[j].path < manifest.entries[i].path) {
+      ++j;
+    }
+    if (j < items.size() && items[j].path == manifest.entries[i].path) {
+      keys[i] = items[j].key;
+    }
+  }
+  // Taken after the stat calls: a change in the same clock tick as those is
+  // never trusted (stat_cache.hpp).
+  auto now = util::filesystem_now(path("lock"));
+  if (!now) {
+    return now.error();
+  }
+  return StatCache(manifest.id, *now, std::move(keys)).save(cache_path);
+}
+
+util::Status Follower::record(const Manifest& manifest, util::Executor& executor)
+{
+  if (auto s = save_keys(m_dir, manifest, path("statcache"), executor); !s) {
+    return s;
+  }
+  if (auto s = util::write_file_atomic(path("current"), encode(manifest), util::Durability::fsync);
+      !s) {
+    return s;
+  }
+  m_current = manifest;
+  m_cache = StatCache::load(path("statcache"));
+  return {};
+}
+
+util::Result<std::vector<Drift>> Follower::drift(util::Executor& executor)
+{
+  std::vector<Drift> found;
+  struct stat st
+  {};
+  if (::lstat(m_dir.c_str(), &st) != 0) {
+    if (errno != ENOENT) {
+      return util::io_error(m_dir, "cannot stat", errno);
+    }
+    if (!m_current.entries.empty()) {
+      found.push_back({"", "removed"});
+    }
+    return found;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return util::make_error(util::Errc::conflict, util::quote(m_dir) + " is not a folder");
+  }
+  auto walk = walk_tree(m_dir, ExcludeList(), executor);
+  if (!walk) {
+    return walk.error();
+  }
+  const auto& items = walk->items;
+  const auto& entries = m_current.entries;
+  const bool cache_ok = m_cache.follows(m_current.id, entries.size());
+  const bool owners = ::geteuid() == 0;
+  struct Check
+  {
+    std::size_t entry;
+    std::size_t item;
+  };
+  std::vector<Check> to_hash;
+  std::size_t i = 0;
+  std::size_t j = 0;
+  while (i < entries.size() || j < items.size()) {
+    if (j == items.size() || (i < entries.size() && entries[i].path < items[j].path)) {
+      found.push_back({entries[i++].path, "removed"});
+      continue;
+    }
+    if (i == entries.size() || items[j].path < entries[i].path) {
+      found.push_back({std::string(items[j++].path), "added"});
+      continue;
+    }
+    const Entry& e = entries[i];
+    const WalkItem& item = items[j];
+    if (item.type() != e.type) {
+      found.push_back({e.path, "type"});
+    } else if (e.type != EntryType::symlink && (item.key.mode & 07777) != e.mode) {
+      found.push_back({e.path, "mode"});
+    } else if (owners && std::pair(item.uid, item.gid) != local_owner(e)) {
+      found.push_back({e.path, "owner"});
+    } else if (e.type == EntryType::symlink && item.target != e.target) {
+      found.push_back({e.path, "target"});
+    } else if (e.type == EntryType::file) {
+      if (item.key.size != e.size) {
+        found.push_back({e.path, "modified"});
+      } else if (!(cache_ok && m_cache.trusted(i, item.key))) {
+        to_hash.push_back({i, j});
+      }
+    }
+    ++i;
+    ++j;
+  }
+  // Files whose stat fields changed are read and hashed, on the executor.
+  std::vector<char> differs(to_hash.size(), 0);
+  std::vector<std::string> errors(to_hash.size());
+  executor.for_each(to_hash.size(), [&](std::size_t k) {
+    const Entry& e = entries[to_hash[k].entry];
+    const std::string full = util::join(m_dir, e.path);
+    util::Fd fd(::open(full.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) {
+      differs[k] = 1;
+      return;
+    }
+    util::Hasher hasher;
+    std::vector<std::uint8_t> buffer(1 << 18);
+    for (;;) {
+      const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
+      if (n < 0) {
+        errors[k] = util::os_error(full, "cannot read", errno);
+        return;
+      }
+      if (n == 0) {
+        break;
+      }
+      hasher.update(std::span(buffer).first(static_cast<std::size_t>(n)));
+    }
+    differs[k] = hasher.digest() != e.hash ? 1 : 0;
+  });
+  for (std::size_t k = 0; k < to_hash.size(); ++k) {
+    if (!errors[k].empty()) {
+      return util::make_error(util::Errc::io, errors[k]);
+    }
+    if (differs[k] != 0) {
+      found.push_back({entries[to_hash[k].entry].path, "modified"});
+    }
+  }
+  std::sort(found.begin(), found.end(),
+            [](const Drift& a, const Drift& b) { return a.path < b.path; });
+  return found;
+}
+
+std::string drift_message(const std::string& dir, const Manifest& current,
+                          const std::vector<Drift>& drift)
+{
+  std::string out = util::quote(dir) + " has drifted from " + version_name(current) + ": " +
+                    std::to_string(drift.size()) +
+                    (drift.size() == 1 ? " path differs" : " paths differ") + ": ";
+  const std::size_t shown = std::min<std::size_t>(drift.size(), 5);
+  for (std::size_t k = 0; k < shown; ++k) {
+    out += (k > 0 ? ", " : "") + util::quote(drift[k].path.empty() ? "." : drift[k].path) + " (" +
+           drift[k].what + ")";
+  }
+  if (shown < drift.size()) {
+    out += ", and " + std::to_string(drift.size() - shown) + " more";
+  }
+  return out;
+}
+
+util::Result<Manifest> Follower::undo()
+{
+  if (!exists(path("previous")) || !exists(path("previous.manifest"))) {
+    return util::make_error(util::Errc::conflict, "no previous tree of " + util::quote(m_dir) +
+                                                    " is kept: undo follows an atomic apply");
+  }
+  auto previous = read_manifest_file(path("previous.manifest"));
+  if (!previous) {
+    return previous.error();
+  }
+  struct stat st
+  {};
+  if (::lstat(path("previous").c_str(), &st) != 0) {
+    return util::io_error(path("previous"), "cannot stat", errno);
+  }
+  // The manifests are staged under new names before the swap, so recovery
+  // can finish the renames whichever side of the swap a crash falls.
+  if (auto s =
+        util::write_file_atomic(path("undo.manifest"), encode(*previous), util::Durability::fsync);
+      !s) {
+    return s.error();
+  }
+  if (auto s =
+        util::write_file_atomic(path("undo.previous"), encode(m_current), util::Durability::fsync);
+      !s) {
+    return s.error();
+  }
+  const std::string journal =
+    "undo " + std::to_string(st.st_dev) + " " + std::to_string(st.st_ino) + "\n";
+  if (auto s = util::write_file_atomic(
+        path("journal"), {reinterpret_cast<const std::uint8_t*>(journal.data()), journal.size()},
+        util::Durability::fsync);
+      !s) {
+    return s.error();
+  }
+  if (::renameat2(AT_FDCWD, path("previous").c_str(), AT_FDCWD, m_dir.c_str(), RENAME_EXCHANGE) !=
+      0) {
+    const int err = errno;
+    (void)recover();
+    return util::io_error(m_dir, "cannot swap the previous tree in", err);
+  }
+  if (auto s = recover(); !s) {
+    return s.error();
+  }
+  m_recovered.clear();
+  m_current = std::move(*previous);
+  m_cache = StatCache();
+  return m_current;
+}
+
+} // namespace treecast::core

@@ -1,0 +1,106 @@
+#pragma once
+
+// A follower's tree and its state folder (DESIGN.md, "Follower state and
+// commit"). The state folder lives beside the tree, on its file system:
+//
+//   .DIR.treecast/.treecast-state   marker: walks never enter this folder
+//   .DIR.treecast/lock              flock: one treecast at a time on DIR
+//   .DIR.treecast/current           the manifest of the version DIR holds
+//   .DIR.treecast/statcache         DIR's stat fields, per entry of current
+//   .DIR.treecast/stage/            the next version's tree, being built
+//   .DIR.treecast/stage.manifest    its manifest (and stage.statcache)
+//   .DIR.treecast/journal           "exchange INODE": a commit in progress
+//   .DIR.treecast/previous/         the tree before the last commit (undo)
+//   .DIR.treecast/previous.manifest its manifest
+//
+// A commit swaps stage/ and DIR in one renameat2(RENAME_EXCHANGE): readers
+// see the old tree or the new one, never a mix. The journal names the
+// stage's inode, so after a crash the next command tells whether the swap
+// happened (DIR is now that inode: finish the commit) or not (discard the
+// stage), and says which. DIR is always exactly one whole version.
+
+#include "core/checkout.hpp"
+#include "core/delta.hpp"
+#include "core/manifest.hpp"
+#include "core/stat_cache.hpp"
+#include "util/executor.hpp"
+#include "util/file.hpp"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace treecast::core {
+
+// One way DIR differs from the version it should hold.
+struct Drift
+{
+  std::string path;
+  std::string what; // "modified", "added", "removed", "type", "mode", "owner", "target"
+};
+
+struct ApplyReport
+{
+  Manifest from;
+  Manifest to;
+  std::size_t written = 0; // new files from the delta
+  std::size_t linked = 0;  // unchanged files shared with the old tree
+  std::size_t copied = 0;  // files copied from the old tree (moved, or new metadata)
+  std::uint64_t bytes_written = 0;
+};
+
+// Test hook: called at each step of apply and commit with the step's name;
+// a test makes it kill the process to check recovery. Unset in treecast.
+extern std::function<void(const char*)> g_fault_point;
+
+class Follower
+{
+public:
+  // Opens DIR's state (state: the folder, or "" for the default beside DIR),
+  // creating it when missing, and locks it; waits for another treecast on
+  // DIR. Interrupted work is finished or discarded first (recovered()).
+  [[nodiscard]] static util::Result<Follower> open(const std::string& dir,
+                                                   const std::string& state);
+
+  const std::string& dir() const { return m_dir; }
+  const std::string& state() const { return m_state; }
+  // What was done about work a killed treecast left; empty when none.
+  const std::string& recovered() const { return m_recovered; }
+  // The version DIR holds; number 0 (no entries) when none is recorded.
+  const Manifest& current() const { return m_current; }
+
+  // How DIR differs from current(), sorted by path. Files whose stat fields
+  // match the stat cache are not read; others are hashed.
+  [[nodiscard]] util::Result<std::vector<Drift>> drift(util::Executor& executor);
+  // Records that DIR holds manifest (after a checkout into it).
+  [[nodiscard]] util::Status record(const Manifest& manifest, util::Executor& executor);
+  // Applies a delta whose header was read: checks DIR for drift, builds the
+  // stage, and commits it.
+  [[nodiscard]] util::Result<ApplyReport> apply(DeltaReader& reader, const DeltaHeader& header,
+                                                Owners owners, util::Executor& executor);
+  // Swaps back the tree kept by the last commit; returns the version DIR
+  // holds now.
+  [[nodiscard]] util::Result<Manifest> undo();
+
+private:
+  Follower() = default;
+  std::string path(const char* name) const { return m_state + "/" + name; }
+  [[nodiscard]] util::Status recover();
+  [[nodiscard]] util::Status finish_exchange();
+  [[nodiscard]] util::Status discard_stage();
+  [[nodiscard]] util::Status save_keys(const std::string& tree, const Manifest& manifest,
+                                       const std::string& cache_path, util::Executor& executor);
+
+  std::string m_dir;
+  std::string m_state;
+  util::Fd m_lock;
+  std::string m_recovered;
+  Manifest m_current;
+  StatCache m_cache;
+};
+
+// "DIR has drifted from v7: 3 files differ: a (modified), b (added), ..."
+[[nodiscard]] std::string drift_message(const std::string& dir, const Manifest& current,
+                                        const std::vector<Drift>& drift);
+
+} // namespace treecast::core
