@@ -403,11 +403,17 @@ util::Result<Manifest> Follower::undo()
       !s) {
     return s.error();
   }
+  if (g_fault_point) {
+    g_fault_point("undo journal written");
+  }
   if (::renameat2(AT_FDCWD, path("previous").c_str(), AT_FDCWD, m_dir.c_str(), RENAME_EXCHANGE) !=
       0) {
     const int err = errno;
     (void)recover();
     return util::io_error(m_dir, "cannot swap the previous tree in", err);
+  }
+  if (g_fault_point) {
+    g_fault_point("undo exchanged");
   }
   if (auto s = recover(); !s) {
     return s.error();

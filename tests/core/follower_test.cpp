@@ -1,0 +1,172 @@
+// Crash safety of apply and undo: a child process is killed with SIGKILL at
+// each step in turn (core::g_fault_point), and the next open of the
+// follower must leave DIR exactly one whole version, the one it records.
+
+#include "core/checkout.hpp"
+#include "core/follower.hpp"
+#include "support/store_fixture.hpp"
+#include "support/tree.hpp"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fcntl.h>
+#include <filesystem>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace treecast;
+namespace fs = std::filesystem;
+using test::write_file;
+
+namespace {
+
+class FollowerCrashTest : public test::StoreTest
+{
+protected:
+  void SetUp() override
+  {
+    StoreTest::SetUp();
+    const std::string tree = m_dir / "tree";
+    write_file(tree + "/etc/app.conf", "mode = one\n");
+    write_file(tree + "/etc/keep.conf", std::string(4000, 'k'));
+    write_file(tree + "/etc/old.conf", "going away\n");
+    write_file(tree + "/data/blob", std::string(200000, 'x'));
+    m_a = snapshot_of(tree);
+    fs::copy(tree, m_dir / "a", fs::copy_options::recursive);
+    write_file(tree + "/etc/app.conf", "mode = two\n");
+    fs::remove(tree + "/etc/old.conf");
+    write_file(tree + "/etc/new.conf", "arrived\n");
+    write_file(tree + "/data/blob", std::string(200000, 'y'));
+    write_file(tree + "/data/more", "more\n");
+    m_b = snapshot_of(tree);
+    fs::copy(tree, m_dir / "b", fs::copy_options::recursive);
+
+    util::SerialExecutor serial;
+    std::vector<std::uint8_t> bytes;
+    auto made =
+      core::make_delta(*m_store, m_a, m_b, {}, serial, [&](std::span<const std::uint8_t> d) {
+        bytes.insert(bytes.end(), d.begin(), d.end());
+        return util::Status{};
+      });
+    ASSERT_TRUE(made) << made.error().message;
+    m_delta = m_dir / "a-b.delta";
+    write_file(m_delta, std::string(bytes.begin(), bytes.end()));
+  }
+
+  // A follower at A in a new folder.
+  std::string follower_at_a(int round)
+  {
+    const std::string dir = m_dir / ("f" + std::to_string(round));
+    auto done = core::checkout(*m_store, m_a, dir, core::Owners::keep);
+    EXPECT_TRUE(done) << done.error().message;
+    auto f = core::Follower::open(dir, "");
+    EXPECT_TRUE(f) << f.error().message;
+    util::SerialExecutor serial;
+    EXPECT_TRUE(f->record(m_a, serial));
+    return dir;
+  }
+
+  static util::Status apply(const std::string& dir, const std::string& delta)
+  {
+    util::Fd fd(::open(delta.c_str(), O_RDONLY | O_CLOEXEC));
+    auto source = core::file_source(fd);
+    core::DeltaReader reader(std::move(*source), delta);
+    auto header = reader.read_header();
+    if (!header) {
+      return header.error();
+    }
+    auto f = core::Follower::open(dir, "");
+    if (!f) {
+      return f.error();
+    }
+    util::SerialExecutor serial;
+    auto r = f->apply(reader, *header, core::Owners::keep, serial);
+    return r ? util::Status{} : util::Status(r.error());
+  }
+
+  // Runs work in a child that dies at the nth call of point; true when it
+  // was killed there, false when it finished without reaching it.
+  static bool killed_at(const std::string& point, int nth, const std::function<void()>& work)
+  {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      int seen = 0;
+      core::g_fault_point = [&](const char* name) {
+        if (point == name && ++seen == nth) {
+          ::raise(SIGKILL);
+        }
+      };
+      work();
+      ::_exit(0);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+  }
+
+  // DIR is exactly A or exactly B, recorded as such, with no drift.
+  void expect_whole(const std::string& dir, const std::string& where)
+  {
+    auto f = core::Follower::open(dir, "");
+    ASSERT_TRUE(f) << where << ": " << f.error().message;
+    EXPECT_FALSE(f->recovered().empty()) << where << ": recovery said nothing";
+    const bool at_b = f->current().id == m_b.id;
+    EXPECT_TRUE(at_b || f->current().id == m_a.id) << where;
+    EXPECT_EQ(test::compare_trees(m_dir / (at_b ? "b" : "a"), dir), "") << where;
+    util::SerialExecutor serial;
+    auto drift = f->drift(serial);
+    ASSERT_TRUE(drift) << drift.error().message;
+    EXPECT_TRUE(drift->empty()) << where << ": " << core::drift_message(dir, f->current(), *drift);
+    EXPECT_FALSE(fs::exists(f->state() + "/stage")) << where;
+    EXPECT_FALSE(fs::exists(f->state() + "/journal")) << where;
+  }
+
+  core::Manifest m_a;
+  core::Manifest m_b;
+  std::string m_delta;
+};
+
+TEST_F(FollowerCrashTest, KilledAtAnyStepOfApplyTheTreeIsOneWholeVersion)
+{
+  const std::pair<const char*, int> points[] = {
+    {"stage created", 1},   {"file written", 1}, {"file written", 2},
+    {"payload read", 1},    {"stage built", 1},  {"stage durable", 1},
+    {"journal written", 1}, {"exchanged", 1},    {"committed", 1},
+  };
+  int round = 0;
+  for (const auto& [point, nth] : points) {
+    const std::string dir = follower_at_a(round++);
+    const std::string where = std::string(point) + " #" + std::to_string(nth);
+    ASSERT_TRUE(killed_at(point, nth, [&] { (void)apply(dir, m_delta); })) << where;
+    expect_whole(dir, where);
+    // And the follower carries on: the same delta applies, or is refused as
+    // already applied.
+    auto f = core::Follower::open(dir, "");
+    ASSERT_TRUE(f);
+    if (f->current().id == m_a.id) {
+      f = util::Result<core::Follower>(util::make_error(util::Errc::usage, "closed"));
+      auto s = apply(dir, m_delta);
+      ASSERT_TRUE(s) << where << ": " << s.error().message;
+      EXPECT_EQ(test::compare_trees(m_dir / "b", dir), "") << where;
+    }
+  }
+}
+
+TEST_F(FollowerCrashTest, KilledDuringUndoTheTreeIsOneWholeVersion)
+{
+  int round = 100;
+  for (const char* point : {"undo journal written", "undo exchanged"}) {
+    const std::string dir = follower_at_a(round++);
+    ASSERT_TRUE(apply(dir, m_delta));
+    ASSERT_TRUE(killed_at(point, 1,
+                          [&] {
+                            auto f = core::Follower::open(dir, "");
+                            (void)f->undo();
+                          }))
+      << point;
+    expect_whole(dir, point);
+  }
+}
+
+} // namespace
