@@ -19,24 +19,6 @@ constexpr std::uint64_t k_candidate_bytes = 256 << 20;
 constexpr std::uint64_t k_min_gain_percent = 5;
 constexpr std::size_t k_max_bases = 4;
 
-std::string_view base_name(std::string_view path)
-{
-  const auto slash = path.rfind('/');
-  return slash == std::string_view::npos ? path : path.substr(slash + 1);
-}
-
-std::string lower_extension(std::string_view path)
-{
-  const std::string_view name = base_name(path);
-  const auto dot = name.rfind('.');
-  std::string ext(dot == std::string_view::npos || dot == 0 ? std::string_view()
-                                                            : name.substr(dot));
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) {
-    return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  });
-  return ext;
-}
-
 std::uint64_t chunk_hash(std::span<const std::uint8_t> chunk)
 {
   const util::Hash128 h = util::hash_bytes(chunk);

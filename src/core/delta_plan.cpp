@@ -14,30 +14,6 @@ namespace treecast::core {
 
 namespace {
 
-std::string_view base_name(std::string_view path)
-{
-  const auto slash = path.rfind('/');
-  return slash == std::string_view::npos ? path : path.substr(slash + 1);
-}
-
-// "conf" for "nginx.conf", "gz" for "log.1.gz"; empty for "Makefile" and
-// for dot files without another dot (".bashrc").
-std::string_view extension(std::string_view path)
-{
-  const std::string_view name = base_name(path);
-  const auto dot = name.rfind('.');
-  return dot == std::string_view::npos || dot == 0 ? std::string_view() : name.substr(dot + 1);
-}
-
-std::string lower(std::string_view s)
-{
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) {
-    return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  });
-  return out;
-}
-
 // A's files of one name or extension, by size then path.
 class SizeGroups
 {
@@ -112,6 +88,39 @@ private:
 
 } // namespace
 
+std::string_view base_name(std::string_view path)
+{
+  const auto slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+namespace {
+
+// "conf" for "nginx.conf", "gz" for "log.1.gz"; empty for "Makefile" and
+// for dot files without another dot (".bashrc").
+std::string_view extension(std::string_view path)
+{
+  const std::string_view name = base_name(path);
+  const auto dot = name.rfind('.');
+  return dot == std::string_view::npos || dot == 0 ? std::string_view() : name.substr(dot + 1);
+}
+
+std::string lower(std::string_view s)
+{
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) {
+    return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  });
+  return out;
+}
+
+} // namespace
+
+std::string lower_extension(std::string_view path)
+{
+  return lower(extension(path));
+}
+
 const char* to_string(FileSource source)
 {
   switch (source) {
@@ -132,7 +141,7 @@ bool compressed_name(std::string_view path)
   static constexpr std::array<std::string_view, 24> k_compressed = {
     "gz",  "tgz", "xz",   "txz", "zst", "bz2",  "tbz2", "lz4",  "lzma",  "zip", "jar", "7z",
     "rar", "jpg", "jpeg", "png", "gif", "webp", "avif", "woff", "woff2", "br",  "mp4", "deb"};
-  const std::string ext = lower(extension(path));
+  const std::string ext = lower_extension(path);
   return !ext.empty() &&
          std::find(k_compressed.begin(), k_compressed.end(), ext) != k_compressed.end();
 }
@@ -149,7 +158,7 @@ DeltaPlan plan_delta(const Manifest& from, const Manifest& to)
     }
     content.emplace(a[i].hash, i);
     by_name.add(base_name(a[i].path), a[i].size, i);
-    if (const std::string ext = lower(extension(a[i].path)); !ext.empty()) {
+    if (const std::string ext = lower_extension(a[i].path); !ext.empty()) {
       by_extension.add(ext, a[i].size, i);
     }
   }
@@ -177,7 +186,7 @@ DeltaPlan plan_delta(const Manifest& from, const Manifest& to)
       if (!compressed_name(e.path)) {
         std::size_t base = was_file ? j : by_name.closest(base_name(e.path), e.size);
         if (base == k_no_base) {
-          if (const std::string ext = lower(extension(e.path)); !ext.empty()) {
+          if (const std::string ext = lower_extension(e.path); !ext.empty()) {
             base = by_extension.closest(ext, e.size);
           }
         }

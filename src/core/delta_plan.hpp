@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -53,6 +54,12 @@ struct DeltaPlan
   std::vector<FilePlan> files; // every file of B, in B's order
   std::uint64_t new_bytes = 0; // raw size of the patch and whole contents
 };
+
+// "nginx.conf" for "etc/nginx/nginx.conf".
+[[nodiscard]] std::string_view base_name(std::string_view path);
+// "conf" for "nginx.conf", "gz" for "log.1.GZ"; empty for "Makefile" and
+// for dot files without another dot (".bashrc").
+[[nodiscard]] std::string lower_extension(std::string_view path);
 
 // True for names whose content is compressed already (by extension).
 [[nodiscard]] bool compressed_name(std::string_view path);
