@@ -238,6 +238,11 @@ util::Status Follower::save_keys(const std::string& tree, const Manifest& manife
 
 util::Status Follower::record(const Manifest& manifest, util::Executor& executor)
 {
+  // A tree kept from an earlier life of this folder is not DIR's to undo to.
+  if (auto s = util::remove_tree(path("previous")); !s) {
+    return s;
+  }
+  (void)remove_if_present(path("previous.manifest"));
   if (auto s = save_keys(m_dir, manifest, path("statcache"), executor); !s) {
     return s;
   }
@@ -414,6 +419,12 @@ util::Result<Manifest> Follower::undo()
   }
   if (g_fault_point) {
     g_fault_point("undo exchanged");
+  }
+  const auto slash = m_dir.rfind('/');
+  if (auto s = util::fsync_dir(slash == std::string::npos ? std::string(".")
+                                                          : m_dir.substr(0, slash ? slash : 1));
+      !s) {
+    return s.error();
   }
   if (auto s = recover(); !s) {
     return s.error();
