@@ -42,12 +42,13 @@ int run_checkout(const CheckoutArgs& args)
   }
   // The folder is now a follower's tree at this version: 'treecast apply'
   // and 'treecast verify' take it from here.
-  auto follower = core::Follower::open(args.dir, "");
+  auto follower = core::Follower::open(args.dir, "", core::Create::yes);
   if (!follower) {
     return fail(follower.error());
   }
   util::ThreadPool pool(0);
-  if (auto s = follower->record(*m, pool); !s) {
+  if (auto s = follower->record(*m, restore ? core::Owners::restore : core::Owners::keep, pool);
+      !s) {
     return fail(s.error());
   }
   std::cout << version_label(m->header.number, m->id) << " checked out into "

@@ -27,9 +27,9 @@ struct FollowerArgs
   bool json = false;
 };
 
-util::Result<core::Follower> open_follower(const FollowerArgs& args)
+util::Result<core::Follower> open_follower(const FollowerArgs& args, core::Create create)
 {
-  auto follower = core::Follower::open(args.dir, args.state);
+  auto follower = core::Follower::open(args.dir, args.state, create);
   if (follower && !follower->recovered().empty()) {
     warn(util::quote(args.dir) + ": " + follower->recovered());
   }
@@ -55,7 +55,7 @@ int run_apply(const FollowerArgs& args)
   if (!header) {
     return fail(header.error());
   }
-  auto follower = open_follower(args);
+  auto follower = open_follower(args, core::Create::yes);
   if (!follower) {
     return fail(follower.error());
   }
@@ -89,7 +89,7 @@ int run_apply(const FollowerArgs& args)
 
 int run_verify(const FollowerArgs& args)
 {
-  auto follower = open_follower(args);
+  auto follower = open_follower(args, core::Create::no);
   if (!follower) {
     return fail(follower.error());
   }
@@ -130,7 +130,7 @@ int run_verify(const FollowerArgs& args)
 
 int run_undo(const FollowerArgs& args)
 {
-  auto follower = open_follower(args);
+  auto follower = open_follower(args, core::Create::no);
   if (!follower) {
     return fail(follower.error());
   }

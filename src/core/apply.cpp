@@ -4,6 +4,7 @@
 // durable, then swap it with DIR (follower.hpp).
 
 #include "follower.hpp"
+#include "util/human.hpp"
 #include "util/mapped.hpp"
 
 #include <cerrno>
@@ -154,6 +155,39 @@ util::Status copy_file(int from_root, const std::string& from, int to_parent,
 
 } // namespace
 
+util::Status Follower::check_same_file_system() const
+{
+  const auto slash = m_dir.rfind('/');
+  const std::string parent =
+    slash == std::string::npos ? std::string(".") : m_dir.substr(0, slash ? slash : 1);
+  struct stat state_st
+  {};
+  struct stat parent_st
+  {};
+  struct stat dir_st
+  {};
+  if (::stat(m_state.c_str(), &state_st) != 0) {
+    return util::io_error(m_state, "cannot stat", errno);
+  }
+  if (::stat(parent.c_str(), &parent_st) != 0) {
+    return util::io_error(parent, "cannot stat", errno);
+  }
+  if (::lstat(m_dir.c_str(), &dir_st) == 0 && dir_st.st_dev != parent_st.st_dev) {
+    return util::make_error(util::Errc::conflict,
+                            util::quote(m_dir) +
+                              " is a mount point: an atomic commit swaps the folder itself, "
+                              "so apply to a folder inside it");
+  }
+  if (state_st.st_dev != parent_st.st_dev) {
+    return util::make_error(util::Errc::conflict,
+                            "the state folder " + util::quote(m_state) +
+                              " is on another file system than " + util::quote(m_dir) +
+                              ": the new tree is built there and swapped in, so give a --state "
+                              "on DIR's file system");
+  }
+  return {};
+}
+
 util::Result<ApplyReport> Follower::apply(DeltaReader& reader, const DeltaHeader& header,
                                           Owners owners, util::Executor& executor)
 {
@@ -183,22 +217,35 @@ util::Result<ApplyReport> Follower::apply(DeltaReader& reader, const DeltaHeader
   if (!drifted->empty()) {
     return util::make_error(util::Errc::conflict, drift_message(m_dir, m_current, *drifted));
   }
-  // Free space: the new files, and a margin for folders and copies.
-  struct statvfs fs
-  {};
-  if (::statvfs(m_state.c_str(), &fs) == 0) {
-    const std::uint64_t free = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
-    const std::uint64_t need = header.write_bytes + header.write_bytes / 50 + (1 << 20);
-    if (need > free) {
-      return util::make_error(util::Errc::io, "not enough space for the new version beside " +
-                                                util::quote(m_dir) + ": it needs " +
-                                                std::to_string(need) + " bytes, " +
-                                                std::to_string(free) + " are free");
-    }
+  // The swap needs DIR and the stage on one file system, and DIR not a
+  // mount point: found now, not after the stage is built.
+  if (auto s = check_same_file_system(); !s) {
+    return s.error();
   }
   auto to = reader.read_manifest(m_current);
   if (!to) {
     return to.error();
+  }
+  // Free space: the new files, the files that are copied rather than
+  // linked, and a margin for folders.
+  struct statvfs fs
+  {};
+  if (::statvfs(m_state.c_str(), &fs) == 0) {
+    std::uint64_t need = header.write_bytes + header.write_bytes / 50 + (1 << 20);
+    for (const Entry& e : to->entries) {
+      const Entry* old = m_current.find(e.path);
+      if (e.type == EntryType::file && old != nullptr && old->type == EntryType::file &&
+          old->hash == e.hash && !same_metadata(*old, e, owners)) {
+        need += e.size;
+      }
+    }
+    const std::uint64_t free = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+    if (need > free) {
+      return util::make_error(util::Errc::io, "not enough space for the new version beside " +
+                                                util::quote(m_dir) + ": it needs " +
+                                                util::human_size(need) + ", " +
+                                                util::human_size(free) + " is free");
+    }
   }
 
   // DIR itself may not exist yet (a first apply, from nothing).
@@ -332,11 +379,20 @@ util::Result<ApplyReport> Follower::apply(DeltaReader& reader, const DeltaHeader
   }
   fault("stage built");
 
+  // The tree kept by the last commit goes now, before the stat fields are
+  // taken: removing it changes the ctime of every file DIR shares with it.
+  if (auto s = util::remove_tree(path("previous")); !s) {
+    return fail(s.error());
+  }
+  (void)::unlink(path("previous.manifest").c_str());
   // Durable before it becomes DIR: the files, the manifest, the stat cache.
   if (::syncfs(stage.get()) != 0) {
     return fail(util::io_error(stage_path, "syncfs failed", errno));
   }
   if (auto s = save_keys(stage_path, *to, path("stage.statcache"), executor); !s) {
+    return fail(s.error());
+  }
+  if (auto s = save_owners("stage.owners", owners); !s) {
     return fail(s.error());
   }
   if (auto s =
@@ -384,7 +440,7 @@ util::Result<ApplyReport> Follower::apply(DeltaReader& reader, const DeltaHeader
   }
   m_recovered.clear();
   m_current = *to;
-  m_cache = StatCache::load(path("statcache"));
+  load();
   report.to = std::move(*to);
   report.written = target.count();
   report.bytes_written = target.bytes();

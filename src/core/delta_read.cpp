@@ -441,6 +441,7 @@ util::Status DeltaReader::read_payload(const Manifest& from, const Manifest& to,
   };
 
   util::ZstdDecompressor decompressor;
+  decompressor.one_frame_only();
   for (;;) {
     if (auto s = st.peek(); !s) {
       return s;

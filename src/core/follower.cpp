@@ -20,6 +20,8 @@ std::function<void(const char*)> g_fault_point;
 
 namespace {
 
+constexpr std::string_view k_state_format = "treecast follower state 1\n";
+
 std::string trim_slashes(std::string path)
 {
   while (path.size() > 1 && path.back() == '/') {
@@ -76,19 +78,38 @@ std::string version_name(const Manifest& m)
 
 } // namespace
 
-util::Result<Follower> Follower::open(const std::string& dir, const std::string& state)
+util::Result<Follower> Follower::open(const std::string& dir, const std::string& state,
+                                      Create create)
 {
   Follower f;
   f.m_dir = trim_slashes(dir);
   f.m_state = state.empty() ? default_state(f.m_dir) : trim_slashes(state);
-  if (auto s = util::make_dirs(f.m_state); !s) {
-    return s.error();
-  }
   const std::string marker = f.path(k_state_marker);
   if (!exists(marker)) {
-    if (auto s = util::write_file_atomic(marker, {}, util::Durability::fsync); !s) {
+    if (create == Create::no) {
+      return util::make_error(util::Errc::not_found,
+                              util::quote(f.m_dir) + " has no treecast state (" +
+                                util::quote(f.m_state) +
+                                "): check out a version into it, or apply a delta from 0");
+    }
+    if (auto s = util::make_dirs(f.m_state); !s) {
       return s.error();
     }
+    if (auto s = util::write_file_atomic(
+          marker,
+          {reinterpret_cast<const std::uint8_t*>(k_state_format.data()), k_state_format.size()},
+          util::Durability::fsync);
+        !s) {
+      return s.error();
+    }
+  }
+  auto format = util::read_file(marker, 4096);
+  if (!format) {
+    return format.error();
+  }
+  if (std::string(format->begin(), format->end()) != k_state_format) {
+    return util::make_error(util::Errc::data, util::quote(f.m_state) +
+                                                " is not a follower state this treecast reads");
   }
   const std::string lock = f.path("lock");
   f.m_lock = util::Fd(::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
@@ -109,9 +130,17 @@ util::Result<Follower> Follower::open(const std::string& dir, const std::string&
       return m.error();
     }
     f.m_current = std::move(*m);
-    f.m_cache = StatCache::load(f.path("statcache"));
   }
+  f.load();
   return f;
+}
+
+void Follower::load()
+{
+  m_cache = StatCache::load(path("statcache"));
+  auto owners = util::read_file(path("owners"), 64);
+  m_owners = owners && std::string(owners->begin(), owners->end()) == "restore\n" ? Owners::restore
+                                                                                  : Owners::keep;
 }
 
 util::Status Follower::recover()
@@ -132,6 +161,9 @@ util::Status Follower::recover()
     struct stat st
     {};
     const bool swapped = ::lstat(m_dir.c_str(), &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+    if (std::string_view(what) != "undo" && std::string_view(what) != "exchange") {
+      return util::make_error(util::Errc::data, util::quote(journal) + " is not a journal");
+    }
     if (std::string_view(what) == "undo") {
       // The swap back happened or not; either way the manifests follow the tree.
       if (swapped) {
@@ -192,6 +224,9 @@ util::Status Follower::finish_exchange()
     if (auto s = rename_if_present(path("stage.statcache"), path("statcache")); !s) {
       return s;
     }
+    if (auto s = rename_if_present(path("stage.owners"), path("owners")); !s) {
+      return s;
+    }
     if (auto s = rename_if_present(path("stage.manifest"), path("current")); !s) {
       return s;
     }
@@ -206,6 +241,7 @@ util::Status Follower::discard_stage()
   }
   (void)remove_if_present(path("stage.manifest"));
   (void)remove_if_present(path("stage.statcache"));
+  (void)remove_if_present(path("stage.owners"));
   return {};
 }
 
@@ -236,8 +272,19 @@ util::Status Follower::save_keys(const std::string& tree, const Manifest& manife
   return StatCache(manifest.id, *now, std::move(keys)).save(cache_path);
 }
 
-util::Status Follower::record(const Manifest& manifest, util::Executor& executor)
+util::Status Follower::save_owners(const char* name, Owners owners) const
 {
+  const std::string_view text = owners == Owners::restore ? "restore\n" : "keep\n";
+  return util::write_file_atomic(path(name),
+                                 {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()},
+                                 util::Durability::fsync);
+}
+
+util::Status Follower::record(const Manifest& manifest, Owners owners, util::Executor& executor)
+{
+  if (auto s = save_owners("owners", owners); !s) {
+    return s;
+  }
   // A tree kept from an earlier life of this folder is not DIR's to undo to.
   if (auto s = util::remove_tree(path("previous")); !s) {
     return s;
@@ -251,7 +298,7 @@ util::Status Follower::record(const Manifest& manifest, util::Executor& executor
     return s;
   }
   m_current = manifest;
-  m_cache = StatCache::load(path("statcache"));
+  load();
   return {};
 }
 
@@ -279,7 +326,8 @@ util::Result<std::vector<Drift>> Follower::drift(util::Executor& executor)
   const auto& items = walk->items;
   const auto& entries = m_current.entries;
   const bool cache_ok = m_cache.follows(m_current.id, entries.size());
-  const bool owners = ::geteuid() == 0;
+  // Owners count only where treecast set them.
+  const bool owners = m_owners == Owners::restore;
   struct Check
   {
     std::size_t entry;

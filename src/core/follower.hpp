@@ -3,12 +3,13 @@
 // A follower's tree and its state folder (DESIGN.md, "Follower state and
 // commit"). The state folder lives beside the tree, on its file system:
 //
-//   .DIR.treecast/.treecast-state   marker: walks never enter this folder
+//   .DIR.treecast/.treecast-state   marker and format: "treecast follower state 1"
 //   .DIR.treecast/lock              flock: one treecast at a time on DIR
 //   .DIR.treecast/current           the manifest of the version DIR holds
 //   .DIR.treecast/statcache         DIR's stat fields, per entry of current
+//   .DIR.treecast/owners            "restore" or "keep": how owners were set
 //   .DIR.treecast/stage/            the next version's tree, being built
-//   .DIR.treecast/stage.manifest    its manifest (and stage.statcache)
+//   .DIR.treecast/stage.manifest    its manifest (and stage.statcache, stage.owners)
 //   .DIR.treecast/journal           "exchange INODE": a commit in progress
 //   .DIR.treecast/previous/         the tree before the last commit (undo)
 //   .DIR.treecast/previous.manifest its manifest
@@ -23,6 +24,7 @@
 #include "core/delta.hpp"
 #include "core/manifest.hpp"
 #include "core/stat_cache.hpp"
+#include "core/store.hpp"
 #include "util/executor.hpp"
 #include "util/file.hpp"
 
@@ -56,11 +58,12 @@ extern std::function<void(const char*)> g_fault_point;
 class Follower
 {
 public:
-  // Opens DIR's state (state: the folder, or "" for the default beside DIR),
-  // creating it when missing, and locks it; waits for another treecast on
-  // DIR. Interrupted work is finished or discarded first (recovered()).
-  [[nodiscard]] static util::Result<Follower> open(const std::string& dir,
-                                                   const std::string& state);
+  // Opens DIR's state (state: the folder, or "" for the default beside DIR)
+  // and locks it; waits for another treecast on DIR. Create::no: a missing
+  // state is an Errc::not_found error. Interrupted work is finished or
+  // discarded first (recovered()).
+  [[nodiscard]] static util::Result<Follower> open(const std::string& dir, const std::string& state,
+                                                   Create create);
 
   const std::string& dir() const { return m_dir; }
   const std::string& state() const { return m_state; }
@@ -72,8 +75,10 @@ public:
   // How DIR differs from current(), sorted by path. Files whose stat fields
   // match the stat cache are not read; others are hashed.
   [[nodiscard]] util::Result<std::vector<Drift>> drift(util::Executor& executor);
-  // Records that DIR holds manifest (after a checkout into it).
-  [[nodiscard]] util::Status record(const Manifest& manifest, util::Executor& executor);
+  // Records that DIR holds manifest (after a checkout into it), its owners
+  // set as owners says.
+  [[nodiscard]] util::Status record(const Manifest& manifest, Owners owners,
+                                    util::Executor& executor);
   // Applies a delta whose header was read: checks DIR for drift, builds the
   // stage, and commits it.
   [[nodiscard]] util::Result<ApplyReport> apply(DeltaReader& reader, const DeltaHeader& header,
@@ -88,6 +93,9 @@ private:
   [[nodiscard]] util::Status recover();
   [[nodiscard]] util::Status finish_exchange();
   [[nodiscard]] util::Status discard_stage();
+  void load();
+  [[nodiscard]] util::Status check_same_file_system() const;
+  [[nodiscard]] util::Status save_owners(const char* name, Owners owners) const;
   [[nodiscard]] util::Status save_keys(const std::string& tree, const Manifest& manifest,
                                        const std::string& cache_path, util::Executor& executor);
 
@@ -97,6 +105,7 @@ private:
   std::string m_recovered;
   Manifest m_current;
   StatCache m_cache;
+  Owners m_owners = Owners::keep; // how DIR's owners were set
 };
 
 // "DIR has drifted from v7: 3 files differ: a (modified), b (added), ..."

@@ -173,6 +173,7 @@ ZstdDecompressor::ZstdDecompressor() : m_dctx(ZSTD_createDCtx()), m_out(ZSTD_DSt
 void ZstdDecompressor::begin_patch(std::span<const std::uint8_t> base)
 {
   ZSTD_DCtx_reset(dctx(m_dctx), ZSTD_reset_session_only);
+  m_frame_done = false;
   ZSTD_DCtx_setParameter(dctx(m_dctx), ZSTD_d_windowLogMax, k_max_patch_window_log);
   ZSTD_DCtx_refPrefix(dctx(m_dctx), base.data(), base.size());
 }
@@ -180,6 +181,7 @@ void ZstdDecompressor::begin_patch(std::span<const std::uint8_t> base)
 void ZstdDecompressor::begin()
 {
   ZSTD_DCtx_reset(dctx(m_dctx), ZSTD_reset_session_only);
+  m_frame_done = false;
 }
 
 ZstdDecompressor::~ZstdDecompressor()
@@ -189,6 +191,9 @@ ZstdDecompressor::~ZstdDecompressor()
 
 Status ZstdDecompressor::update(std::span<const std::uint8_t> input, const ByteSink& sink)
 {
+  if (m_one_frame && m_frame_done && !input.empty()) {
+    return make_error(Errc::data, "corrupt compressed data: bytes after the end of the frame");
+  }
   ZSTD_inBuffer in{input.data(), input.size(), 0};
   // Loop until all input is consumed and the output buffer was not filled
   // (a full buffer means more output may be pending).
@@ -207,8 +212,12 @@ Status ZstdDecompressor::update(std::span<const std::uint8_t> input, const ByteS
     if (rc == 0) {
       // A frame ended and is fully flushed; another may follow in the input.
       m_frame_complete = true;
+      m_frame_done = true;
       if (in.pos == in.size) {
         return {};
+      }
+      if (m_one_frame) {
+        return make_error(Errc::data, "corrupt compressed data: bytes after the end of the frame");
       }
       continue;
     }

@@ -82,11 +82,16 @@ public:
   [[nodiscard]] Status update(std::span<const std::uint8_t> input, const ByteSink& sink);
   // True when the last frame fed in is complete.
   bool frame_complete() const { return m_frame_complete; }
+  // From the next begin() or begin_patch() on, input after the end of the
+  // frame begun (another frame, a skippable one) is an Errc::data error.
+  void one_frame_only() { m_one_frame = true; }
 
 private:
   void* m_dctx;
   std::vector<std::uint8_t> m_out;
   bool m_frame_complete = true;
+  bool m_one_frame = false;
+  bool m_frame_done = false; // since begin(): a frame ended
 };
 
 } // namespace treecast::util

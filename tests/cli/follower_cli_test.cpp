@@ -158,6 +158,25 @@ TEST_F(cli_follower, AStageLeftByAKilledApplyIsDiscardedAndSaidSo)
   EXPECT_FALSE(fs::exists(m_temp / ".follower.treecast/stage"));
 }
 
+TEST_F(cli_follower, OwnersLeftToTheCallerAreNotDrift)
+{
+  make_versions();
+  ASSERT_EQ(tc({"checkout", "1", m_dir, "--owners", "keep"}).exit_code, 0);
+  EXPECT_EQ(tc_raw({"verify", m_dir}).exit_code, 0);
+  ASSERT_EQ(tc_raw({"apply", delta("1", "2"), m_dir, "--owners", "keep"}).exit_code, 0);
+  EXPECT_EQ(tc_raw({"verify", m_dir}).exit_code, 0);
+}
+
+TEST_F(cli_follower, AFolderWithoutStateIsNotAFollower)
+{
+  fs::create_directories(m_dir);
+  const auto verified = tc_raw({"verify", m_dir});
+  EXPECT_EQ(verified.exit_code, 5);
+  EXPECT_NE(verified.err.find("has no treecast state"), std::string::npos) << verified.err;
+  EXPECT_EQ(tc_raw({"undo", m_dir}).exit_code, 5);
+  EXPECT_FALSE(fs::exists(m_temp / ".follower.treecast"));
+}
+
 TEST_F(cli_follower, UndoWithoutAnApplyIsRefused)
 {
   make_versions();

@@ -60,10 +60,10 @@ protected:
     const std::string dir = m_dir / ("f" + std::to_string(round));
     auto done = core::checkout(*m_store, m_a, dir, core::Owners::keep);
     EXPECT_TRUE(done) << done.error().message;
-    auto f = core::Follower::open(dir, "");
+    auto f = core::Follower::open(dir, "", core::Create::yes);
     EXPECT_TRUE(f) << f.error().message;
     util::SerialExecutor serial;
-    EXPECT_TRUE(f->record(m_a, serial));
+    EXPECT_TRUE(f->record(m_a, core::Owners::keep, serial));
     return dir;
   }
 
@@ -76,7 +76,7 @@ protected:
     if (!header) {
       return header.error();
     }
-    auto f = core::Follower::open(dir, "");
+    auto f = core::Follower::open(dir, "", core::Create::yes);
     if (!f) {
       return f.error();
     }
@@ -108,7 +108,7 @@ protected:
   // DIR is exactly A or exactly B, recorded as such, with no drift.
   void expect_whole(const std::string& dir, const std::string& where)
   {
-    auto f = core::Follower::open(dir, "");
+    auto f = core::Follower::open(dir, "", core::Create::yes);
     ASSERT_TRUE(f) << where << ": " << f.error().message;
     EXPECT_FALSE(f->recovered().empty()) << where << ": recovery said nothing";
     const bool at_b = f->current().id == m_b.id;
@@ -142,7 +142,7 @@ TEST_F(FollowerCrashTest, KilledAtAnyStepOfApplyTheTreeIsOneWholeVersion)
     expect_whole(dir, where);
     // And the follower carries on: the same delta applies, or is refused as
     // already applied.
-    auto f = core::Follower::open(dir, "");
+    auto f = core::Follower::open(dir, "", core::Create::yes);
     ASSERT_TRUE(f);
     if (f->current().id == m_a.id) {
       f = util::Result<core::Follower>(util::make_error(util::Errc::usage, "closed"));
@@ -161,7 +161,7 @@ TEST_F(FollowerCrashTest, KilledDuringUndoTheTreeIsOneWholeVersion)
     ASSERT_TRUE(apply(dir, m_delta));
     ASSERT_TRUE(killed_at(point, 1,
                           [&] {
-                            auto f = core::Follower::open(dir, "");
+                            auto f = core::Follower::open(dir, "", core::Create::yes);
                             (void)f->undo();
                           }))
       << point;
