@@ -1,0 +1,219 @@
+// Hostile deltas: built record by record (support/raw_delta), each one
+// refused with a clear error, the follower's tree left exactly as it was,
+// and nothing written outside it.
+
+#include "core/follower.hpp"
+#include "support/raw_delta.hpp"
+#include "support/store_fixture.hpp"
+#include "support/tree.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <filesystem>
+
+using namespace treecast;
+namespace fs = std::filesystem;
+using test::write_file;
+
+namespace {
+
+class HostileDeltaTest : public test::StoreTest
+{
+protected:
+  void SetUp() override
+  {
+    StoreTest::SetUp();
+    const std::string tree = m_dir / "tree";
+    write_file(tree + "/etc/app.conf", "mode = one\n");
+    write_file(tree + "/etc/other.conf", "other\n");
+    m_a = snapshot_of(tree);
+    fs::copy(tree, m_dir / "pristine", fs::copy_options::recursive);
+    m_follower = m_dir / "follower";
+    auto done = core::checkout(*m_store, m_a, m_follower, core::Owners::keep);
+    ASSERT_TRUE(done) << done.error().message;
+    auto f = core::Follower::open(m_follower, "", core::Create::yes);
+    ASSERT_TRUE(f) << f.error().message;
+    util::SerialExecutor serial;
+    ASSERT_TRUE(f->record(m_a, core::Owners::keep, serial));
+  }
+
+  // B's header after A, with the given entries.
+  core::Manifest next(std::vector<core::Entry> entries) const
+  {
+    core::Manifest b;
+    b.header = m_a.header;
+    b.header.number = m_a.header.number + 1;
+    b.header.parent = m_a.header.number;
+    b.entries = std::move(entries);
+    b.id = core::compute_id(b.entries);
+    return b;
+  }
+
+  core::Entry file(const std::string& path, const std::string& content) const
+  {
+    core::Entry e = *m_a.find("etc/app.conf");
+    e.path = path;
+    e.size = content.size();
+    e.hash =
+      util::hash_bytes({reinterpret_cast<const std::uint8_t*>(content.data()), content.size()});
+    return e;
+  }
+
+  // Applies bytes to the follower; the error it gives.
+  util::Error refused(const std::vector<std::uint8_t>& bytes)
+  {
+    const std::string path = m_dir / "hostile.delta";
+    write_file(path, std::string(bytes.begin(), bytes.end()));
+    util::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    core::DeltaReader reader(std::move(*core::file_source(fd)), path);
+    auto header = reader.read_header();
+    if (!header) {
+      return header.error();
+    }
+    auto f = core::Follower::open(m_follower, "", core::Create::yes);
+    EXPECT_TRUE(f);
+    util::SerialExecutor serial;
+    auto r = f->apply(reader, *header, core::Owners::keep, serial);
+    EXPECT_FALSE(r) << "the hostile delta was applied";
+    return r ? util::make_error(util::Errc::usage, "applied") : r.error();
+  }
+
+  void expect_untouched()
+  {
+    EXPECT_EQ(test::compare_trees(m_dir / "pristine", m_follower), "");
+    EXPECT_FALSE(fs::exists(m_dir / "escape"));
+    EXPECT_FALSE(fs::exists(m_dir / "outside/evil"));
+    EXPECT_FALSE(fs::exists(m_dir / ".follower.treecast/stage"));
+  }
+
+  core::Manifest m_a;
+  std::string m_follower;
+};
+
+void expect_data_error(const util::Error& error, const std::string& says)
+{
+  EXPECT_EQ(error.code, util::Errc::data) << error.message;
+  EXPECT_NE(error.message.find(says), std::string::npos) << error.message;
+}
+
+TEST_F(HostileDeltaTest, PathsThatLeaveTheTreeAreRefused)
+{
+  for (const std::string path : {"../escape", "/tmp/treecast-escape", "etc/../../escape"}) {
+    core::Manifest changed = next({file(path, "evil\n")});
+    test::RawDelta raw(m_a, changed, 5, 1);
+    raw.manifest({}, changed);
+    expect_data_error(refused(raw.finish()), "path");
+    expect_untouched();
+  }
+}
+
+TEST_F(HostileDeltaTest, WritingThroughASymlinkIsRefused)
+{
+  fs::create_directories(m_dir / "outside");
+  core::Entry link = *m_a.find("etc/app.conf");
+  link.path = "out";
+  link.type = core::EntryType::symlink;
+  link.size = 0;
+  link.hash = {};
+  link.target = m_dir / "outside";
+  core::Manifest changed = next({link, file("out/evil", "evil\n")});
+  test::RawDelta raw(m_a, changed, 5, 1);
+  raw.manifest({}, changed);
+  expect_data_error(refused(raw.finish()), "is not under a folder of the manifest");
+  expect_untouched();
+}
+
+TEST_F(HostileDeltaTest, ASymlinkPutInTheTreeByHandIsDriftNotAPath)
+{
+  // etc/ replaced by a symlink to a folder outside: apply must not follow it.
+  fs::create_directories(m_dir / "outside");
+  fs::rename(m_follower + "/etc", m_dir / "moved-etc");
+  fs::create_directory_symlink(m_dir / "outside", m_follower + "/etc");
+  core::Manifest b = m_a;
+  b.header.number += 1;
+  b.header.parent = m_a.header.number;
+  b.entries[1] = file("etc/app.conf", "evil\n");
+  b.id = core::compute_id(b.entries);
+  test::RawDelta raw(m_a, b, 5, 1);
+  raw.manifest({}, next({m_a.entries[0], b.entries[1]}));
+  raw.frame({{1, 5}}, util::zstd_compress(std::vector<std::uint8_t>{'e', 'v', 'i', 'l', '\n'}, 3));
+  const util::Error error = refused(raw.finish());
+  EXPECT_EQ(error.code, util::Errc::conflict) << error.message;
+  EXPECT_NE(error.message.find("has drifted"), std::string::npos) << error.message;
+  EXPECT_TRUE(fs::is_empty(m_dir / "outside"));
+}
+
+TEST_F(HostileDeltaTest, DuplicatePathsAreRefused)
+{
+  core::Manifest changed = next({file("etc/app.conf", "one\n"), file("etc/app.conf", "two\n")});
+  changed.entries.insert(changed.entries.begin(), m_a.entries[0]);
+  test::RawDelta raw(m_a, changed, 8, 2);
+  raw.manifest({}, changed);
+  expect_data_error(refused(raw.finish()), "duplicate path");
+  expect_untouched();
+}
+
+TEST_F(HostileDeltaTest, AnImpossibleSizeIsRefused)
+{
+  core::Entry huge = file("etc/huge", "x");
+  huge.size = std::uint64_t{1} << 63;
+  core::Manifest changed = next({m_a.entries[0], huge});
+  // In the header's byte count, and in a manifest entry.
+  test::RawDelta counted(m_a, changed, huge.size, 1);
+  counted.manifest({}, changed);
+  expect_data_error(refused(counted.finish()), "bytes to write is 9223372036854775808");
+  expect_untouched();
+  test::RawDelta listed(m_a, changed, 1, 1);
+  listed.manifest({}, changed);
+  expect_data_error(refused(listed.finish()), "size");
+  expect_untouched();
+}
+
+TEST_F(HostileDeltaTest, ADecompressionBombIsRefusedBeforeItExpands)
+{
+  // One new file of 1000 bytes, and a frame that would decode to 64 MiB.
+  const std::string content(1000, 'z');
+  core::Manifest b = m_a;
+  b.header.number += 1;
+  b.header.parent = m_a.header.number;
+  b.entries.push_back(file("etc/zzz", content));
+  core::finalize(b);
+  const std::size_t index = 3; // etc, etc/app.conf, etc/other.conf, etc/zzz
+  ASSERT_EQ(b.entries[index].path, "etc/zzz");
+  const auto bomb = util::zstd_compress(std::vector<std::uint8_t>(64 << 20, 0), 19);
+  ASSERT_LT(bomb.size(), 64U * 1024);
+
+  test::RawDelta lying(m_a, b, 1000, 1);
+  lying.manifest({}, next({m_a.entries[0], b.entries[index]}));
+  lying.frame({{index, 1000}}, bomb);
+  expect_data_error(refused(lying.finish()), "does not declare its 1000 bytes");
+  expect_untouched();
+
+  test::RawDelta greedy(m_a, b, 64 << 20, 1);
+  greedy.manifest({}, next({m_a.entries[0], b.entries[index]}));
+  greedy.frame({{index, 64 << 20}}, bomb);
+  expect_data_error(refused(greedy.finish()), "FRAME output of");
+  expect_untouched();
+}
+
+TEST_F(HostileDeltaTest, AFrameWithExtraBytesAfterItIsRefused)
+{
+  const std::string content(1000, 'z');
+  core::Manifest b = m_a;
+  b.header.number += 1;
+  b.header.parent = m_a.header.number;
+  b.entries.push_back(file("etc/zzz", content));
+  core::finalize(b);
+  auto frame = util::zstd_compress(std::vector<std::uint8_t>(content.begin(), content.end()), 3);
+  // A skippable frame (magic 0x184D2A50, 4 bytes of length, then nothing).
+  const std::uint8_t skippable[] = {0x50, 0x2a, 0x4d, 0x18, 0, 0, 0, 0};
+  frame.insert(frame.end(), std::begin(skippable), std::end(skippable));
+  test::RawDelta raw(m_a, b, 1000, 1);
+  raw.manifest({}, next({m_a.entries[0], b.entries[3]}));
+  raw.frame({{3, 1000}}, frame);
+  expect_data_error(refused(raw.finish()), "after the end of the frame");
+  expect_untouched();
+}
+
+} // namespace

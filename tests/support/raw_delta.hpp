@@ -1,0 +1,40 @@
+#pragma once
+
+// Deltas built record by record, for tests that need what treecast's own
+// encoder never writes: hostile manifests, lying frames, bombs. The layout
+// is man/treecast-formats.5, DELTA.
+
+#include "core/delta_format.hpp"
+#include "core/manifest.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace treecast::test {
+
+class RawDelta
+{
+public:
+  // Starts with the magic and a HEADER from `from` to `to` (to's header and
+  // id as given, not recomputed).
+  RawDelta(const core::Manifest& from, const core::Manifest& to, std::uint64_t write_bytes,
+           std::uint64_t new_files);
+
+  // MANIFEST: removed paths and a manifest of changed entries, encoded as
+  // given (no validation).
+  void manifest(const std::vector<std::string>& removed, const core::Manifest& changed);
+  // A record of any type with this body.
+  void record(core::RecordType type, const std::vector<std::uint8_t>& body);
+  // FRAME: no prefix, the outputs (B index, length), and these frame bytes.
+  void frame(const std::vector<std::pair<std::uint64_t, std::uint64_t>>& outputs,
+             const std::vector<std::uint8_t>& zstd_frame);
+  // END, with the right count and checksum; returns the whole delta.
+  std::vector<std::uint8_t> finish();
+
+private:
+  std::vector<std::uint8_t> m_bytes;
+  std::uint64_t m_records = 0;
+};
+
+} // namespace treecast::test
