@@ -36,6 +36,9 @@ int run_gc(const GcArgs& args)
   std::cout << (report->dropped.empty() ? "" : ")") << ", removed "
             << count(report->objects_removed, "object", "objects") << " ("
             << util::human_size(report->bytes_freed) << ")";
+  if (report->deltas_removed > 0) {
+    std::cout << ", " << count(report->deltas_removed, "cached delta", "cached deltas");
+  }
   if (report->temp_removed > 0) {
     std::cout << " and "
               << count(report->temp_removed, "leftover temporary file", "leftover temporary files");

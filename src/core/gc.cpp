@@ -193,6 +193,7 @@ util::Result<GcReport> gc(const Store& store, std::string_view channel, std::uin
 
   // Everything any remaining version of any channel references.
   std::unordered_set<util::Hash128> live;
+  std::unordered_set<util::Hash128> versions_live{util::Hash128{}}; // zero: from nothing
   auto names = store.channels();
   if (!names) {
     return names.error();
@@ -210,6 +211,7 @@ util::Result<GcReport> gc(const Store& store, std::string_view channel, std::uin
                                 "gc stopped, nothing deleted beyond dropped versions: " +
                                   manifest.error().message);
       }
+      versions_live.insert(manifest->id);
       for (const Entry& e : manifest->entries) {
         if (e.type == EntryType::file) {
           live.insert(e.hash);
@@ -238,6 +240,27 @@ util::Result<GcReport> gc(const Store& store, std::string_view channel, std::uin
     if (!s) {
       return s.error();
     }
+  }
+  // Cached deltas (FROMID-TOID-OPTIONS) between versions that are gone.
+  {
+    std::uint64_t delta_bytes = 0;
+    auto s = sweep(
+      store.root() + "/deltas",
+      [&](const std::string& name) {
+        const auto from =
+          name.size() >= 65 ? util::Hash128::from_hex(name.substr(0, 32)) : std::nullopt;
+        const auto to =
+          name.size() >= 65 ? util::Hash128::from_hex(name.substr(33, 32)) : std::nullopt;
+        if (!from || !to || name[32] != '-') {
+          return true; // not a cached delta: left alone
+        }
+        return versions_live.contains(*from) && versions_live.contains(*to);
+      },
+      report.deltas_removed, delta_bytes);
+    if (!s) {
+      return s.error();
+    }
+    report.bytes_freed += delta_bytes;
   }
   // With the store lock held exclusively, nothing is writing to tmp/, nor a
   // ref or manifest anywhere: their temporary files are leftovers too.

@@ -7,7 +7,8 @@
 // look up an object until their manifest is written) and they wait for it.
 // Objects are kept when any remaining version of any channel names them.
 // Version numbers are never reused: the latest version is always kept, and
-// the next snapshot continues from it.
+// the next snapshot continues from it. Cached deltas from or to a version
+// no channel holds any more are removed too.
 
 #include "core/store.hpp"
 
@@ -19,6 +20,7 @@ struct GcReport
   std::size_t objects_removed = 0;
   std::uint64_t bytes_freed = 0; // compressed: loose objects by disk blocks, packed by bytes
   std::size_t temp_removed = 0;  // leftovers of killed processes
+  std::size_t deltas_removed = 0; // cached deltas from or to versions that are gone
 };
 
 // keep >= 1: how many of the newest versions of channel to keep.

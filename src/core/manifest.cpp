@@ -248,9 +248,11 @@ util::Result<Manifest> decode(std::span<const std::uint8_t> bytes, std::string_v
   const auto body = bytes.first(bytes.size() - 16);
   util::Hash128 stored;
   std::copy_n(bytes.end() - 16, 16, stored.bytes.begin());
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION // tools/fuzz.sh: reach the checks behind it
   if (util::hash_bytes(body) != stored) {
     return bad(origin, "checksum mismatch (truncated or corrupt)");
   }
+#endif
 
   util::ByteReader r(body);
   r.bytes("magic", sizeof k_magic);

@@ -153,3 +153,30 @@ TEST_F(cli_gc, UnknownChannelIsNotFoundAndCreatesNothing)
   EXPECT_FALSE(fs::exists(m_store + "/channels/wbe"));
   EXPECT_EQ(object_count(), 1u);
 }
+
+namespace {
+
+TEST_F(cli_gc, RemovesCachedDeltasOfDroppedVersionsOnly)
+{
+  for (const char* text : {"one\n", "two\n", "three\n"}) {
+    write_file(m_tree + "/app.conf", text);
+    snapshot(m_tree);
+  }
+  for (const auto& [from, to] : {std::pair("1", "2"), std::pair("2", "3"), std::pair("0", "3")}) {
+    ASSERT_EQ(tc({"delta", "--from", from, "--to", to, "-o", m_temp / "d"}).exit_code, 0);
+  }
+  auto cached = [&] {
+    return static_cast<std::size_t>(
+      std::distance(fs::directory_iterator(m_store + "/deltas"), fs::directory_iterator()));
+  };
+  ASSERT_EQ(cached(), 3U);
+
+  const auto r = tc({"gc", "--keep", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("2 cached deltas"), std::string::npos) << r.out;
+  EXPECT_EQ(cached(), 1U); // from nothing to v3 stays
+  const auto again = tc({"delta", "--from", "0", "--to", "3", "-o", m_temp / "d"});
+  EXPECT_NE(again.out.find("from the cache"), std::string::npos) << again.out;
+}
+
+} // namespace
