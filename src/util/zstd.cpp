@@ -39,10 +39,14 @@ Result<std::vector<std::uint8_t>> zstd_decompress(std::span<const std::uint8_t> 
                                                   std::size_t max_size)
 {
   std::vector<std::uint8_t> out;
-  // One allocation when the frame says its size (treecast's records do).
+  // One allocation when the frame says its size (treecast's records do), up
+  // to a bound: the size is the input's word, and a lie must not cost
+  // memory before the content proves it.
+  constexpr unsigned long long k_max_reserve = 16 << 20;
   const unsigned long long declared = ZSTD_getFrameContentSize(data.data(), data.size());
   if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != ZSTD_CONTENTSIZE_ERROR) {
-    out.reserve(static_cast<std::size_t>(std::min<unsigned long long>(declared, max_size)));
+    out.reserve(
+      static_cast<std::size_t>(std::min<unsigned long long>({declared, max_size, k_max_reserve})));
   }
   ZstdDecompressor decompressor;
   auto status = decompressor.update(data, [&](std::span<const std::uint8_t> chunk) -> Status {
