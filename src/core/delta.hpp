@@ -97,8 +97,9 @@ public:
   [[nodiscard]] util::Status read_payload(const Manifest& from, const Manifest& to,
                                           DeltaTarget& target);
 
+  struct State; // the record stream (delta_stream.hpp)
+
 private:
-  struct State;
   std::unique_ptr<State> m_state;
 };
 

@@ -103,7 +103,7 @@ util::Result<CachedDelta> cached_delta(const Store& store, const Manifest& from,
   if (auto s = flush(); !s) {
     return fail(s.error());
   }
-  if (::fsync(fd.get()) != 0) {
+  if (::fchmod(fd.get(), 0644) != 0 || ::fsync(fd.get()) != 0) {
     return fail(util::io_error(temp, "fsync failed", errno));
   }
   if (::rename(temp.c_str(), cached.path.c_str()) != 0) {

@@ -186,6 +186,8 @@ void ZstdDecompressor::begin()
 {
   ZSTD_DCtx_reset(dctx(m_dctx), ZSTD_reset_session_only);
   m_frame_done = false;
+  // A patch before may have allowed a larger window.
+  ZSTD_DCtx_setParameter(dctx(m_dctx), ZSTD_d_windowLogMax, 27);
 }
 
 ZstdDecompressor::~ZstdDecompressor()

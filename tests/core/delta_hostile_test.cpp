@@ -197,6 +197,22 @@ TEST_F(HostileDeltaTest, ADecompressionBombIsRefusedBeforeItExpands)
   expect_untouched();
 }
 
+TEST_F(HostileDeltaTest, AHeaderThatMiscountsTheNewFilesIsRefused)
+{
+  const std::string content(1000, 'z');
+  core::Manifest b = m_a;
+  b.header.number += 1;
+  b.header.parent = m_a.header.number;
+  b.entries.push_back(file("etc/zzz", content));
+  core::finalize(b);
+  test::RawDelta raw(m_a, b, 1000, 2);
+  raw.manifest({}, next({m_a.entries[0], b.entries[3]}));
+  raw.frame({{3, 1000}},
+            util::zstd_compress(std::vector<std::uint8_t>(content.begin(), content.end()), 3));
+  expect_data_error(refused(raw.finish()), "wrote 1 files, the header says 2");
+  expect_untouched();
+}
+
 TEST_F(HostileDeltaTest, AFrameWithExtraBytesAfterItIsRefused)
 {
   const std::string content(1000, 'z');

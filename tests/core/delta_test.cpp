@@ -97,13 +97,14 @@ protected:
 
   // Reads delta against from; on success the rebuilt manifest and files.
   util::Result<core::Manifest> apply(const std::vector<std::uint8_t>& delta,
-                                     const core::Manifest& from, MemoryTarget& target)
+                                     const core::Manifest& from, MemoryTarget& target,
+                                     std::size_t read_size = 4093)
   {
     std::size_t at = 0;
     core::DeltaReader reader(
       [&](std::span<std::uint8_t> buffer) -> util::Result<std::size_t> {
         // Small reads, so records straddle them.
-        const std::size_t n = std::min<std::size_t>({buffer.size(), delta.size() - at, 4093});
+        const std::size_t n = std::min<std::size_t>({buffer.size(), delta.size() - at, read_size});
         std::copy_n(delta.begin() + static_cast<std::ptrdiff_t>(at), n, buffer.begin());
         at += n;
         return n;
@@ -247,6 +248,45 @@ TEST_F(DeltaTest, RefusesADeltaForAnotherBase)
   ASSERT_FALSE(built);
   EXPECT_EQ(built.error().code, util::Errc::conflict);
   EXPECT_NE(built.error().message.find("goes from v2"), std::string::npos) << built.error().message;
+}
+
+TEST_F(DeltaTest, ReadsOfAnySizeGiveTheSameResult)
+{
+  // A pipe or a socket may hand over one byte at a time, splitting every
+  // header and frame.
+  const std::string tree = m_dir / "tree";
+  write_file(tree + "/a.conf", config(300, 1));
+  write_file(tree + "/big.bin", text(noise(700 * 1024, 8)));
+  const core::Manifest a = snapshot_of(tree);
+  write_file(tree + "/a.conf", config(300, 2));
+  write_file(tree + "/big.bin", text(noise(700 * 1024, 8)) + "tail");
+  const core::Manifest b = snapshot_of(tree);
+  const auto delta = make(a, b);
+  for (const std::size_t read_size : {std::size_t{1}, std::size_t{2}, std::size_t{17}}) {
+    MemoryTarget target(*m_store, a);
+    auto built = apply(delta, a, target, read_size);
+    ASSERT_TRUE(built) << "reads of " << read_size << ": " << built.error().message;
+    EXPECT_EQ(built->id, b.id);
+  }
+}
+
+TEST_F(DeltaTest, ALengthNotInItsShortestFormIsRefused)
+{
+  const std::string tree = m_dir / "tree";
+  write_file(tree + "/f", "one");
+  const core::Manifest a = snapshot_of(tree);
+  write_file(tree + "/f", "two");
+  const core::Manifest b = snapshot_of(tree);
+  auto delta = make(a, b);
+  // The HEADER's length (one byte at offset 6) written as two.
+  ASSERT_LT(delta[6], 0x80);
+  delta[6] |= 0x80;
+  delta.insert(delta.begin() + 7, 0x00);
+  MemoryTarget target(*m_store, a);
+  auto built = apply(delta, a, target);
+  ASSERT_FALSE(built);
+  EXPECT_NE(built.error().message.find("malformed varint"), std::string::npos)
+    << built.error().message;
 }
 
 TEST_F(DeltaTest, EveryFlippedOrTruncatedByteIsRefused)
