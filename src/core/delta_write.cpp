@@ -6,6 +6,7 @@
 #include "core/delta_bases.hpp"
 #include "core/delta_plan.hpp"
 #include "delta.hpp"
+#include "delta_encode.hpp"
 #include "util/bytes.hpp"
 #include "util/chunker.hpp"
 #include "util/file.hpp"
@@ -31,54 +32,12 @@ constexpr std::uint64_t k_single_frame_file = 32 << 20;  // one frame for the wh
 constexpr std::uint64_t k_single_frame_base = 128 << 20; // base of a one-frame file
 constexpr std::uint64_t k_chunk_prefix = 64 << 20;       // base range of a run of new chunks
 constexpr std::uint64_t k_chunk_margin = 256 * 1024;     // base around that range
-constexpr std::uint64_t k_in_memory = 16 << 20;          // larger contents are mapped
 constexpr std::uint64_t k_window_input = 96 << 20;       // new bytes compressed at once
 constexpr std::uint64_t k_manifest_piece = 4 << 20;      // bytes of one MANIFEST record
 constexpr int k_compressed_level = 1;                    // for already-compressed files
 static_assert(k_single_frame_file <= k_max_frame_output);
 static_assert(k_batch_prefix <= k_max_frame_prefix && k_single_frame_base <= k_max_frame_prefix);
 static_assert(k_chunk_prefix + 2 * k_chunk_margin <= k_max_frame_prefix);
-
-// A file's content from the store: in memory when small, else decompressed
-// into an unlinked temporary file and mapped.
-util::Result<std::shared_ptr<const util::Content>> load_content(const Store& store,
-                                                                const Entry& entry)
-{
-  if (entry.size <= k_in_memory) {
-    std::vector<std::uint8_t> bytes;
-    bytes.reserve(entry.size);
-    auto s = store.read_object(entry.hash, [&](std::span<const std::uint8_t> data) -> util::Status {
-      if (bytes.size() + data.size() > entry.size) {
-        return util::make_error(util::Errc::data, "object " + entry.hash.hex() + " is larger " +
-                                                    "than the " + std::to_string(entry.size) +
-                                                    " bytes of " + util::quote(entry.path));
-      }
-      bytes.insert(bytes.end(), data.begin(), data.end());
-      return {};
-    });
-    if (!s) {
-      return s.error();
-    }
-    return std::make_shared<const util::Content>(std::move(bytes));
-  }
-  std::string temp = store.root() + "/tmp/delta-input.XXXXXX";
-  util::Fd fd(::mkstemp(temp.data()));
-  if (!fd) {
-    return util::io_error(temp, "cannot create temporary file", errno);
-  }
-  ::unlink(temp.c_str());
-  auto s = store.read_object(entry.hash, [&](std::span<const std::uint8_t> data) {
-    return util::write_all(fd.get(), data, temp);
-  });
-  if (!s) {
-    return s.error();
-  }
-  auto mapped = util::MappedFile::map(fd.get(), entry.size, temp);
-  if (!mapped) {
-    return mapped.error();
-  }
-  return std::make_shared<const util::Content>(std::move(*mapped));
-}
 
 struct Range
 {
@@ -109,140 +68,6 @@ struct Unit
     return total;
   }
 };
-
-class RecordWriter
-{
-public:
-  explicit RecordWriter(const util::ByteSink& out) : m_out(out) {}
-
-  util::Status start()
-  {
-    util::ByteWriter w;
-    w.bytes(k_delta_magic);
-    w.u8(k_delta_format);
-    return emit(w.data());
-  }
-
-  util::Status record(RecordType type, std::span<const std::uint8_t> body)
-  {
-    util::ByteWriter head;
-    head.u8(static_cast<std::uint8_t>(type));
-    head.varint(body.size());
-    util::Hasher check;
-    check.update(head.data());
-    check.update(body);
-    const util::Hash128 sum = check.digest();
-    m_records += 1;
-    if (auto s = emit(head.data()); !s) {
-      return s;
-    }
-    if (auto s = emit(body); !s) {
-      return s;
-    }
-    return emit(sum.bytes);
-  }
-
-  // END's checksum covers every byte before it, its own type and length
-  // included.
-  util::Status end()
-  {
-    util::ByteWriter count;
-    count.varint(m_records);
-    util::ByteWriter head;
-    head.u8(static_cast<std::uint8_t>(RecordType::end));
-    head.varint(count.size() + 16);
-    if (auto s = emit(head.data()); !s) {
-      return s;
-    }
-    util::ByteWriter body;
-    body.bytes(count.data());
-    body.bytes(m_all.digest().bytes);
-    util::Hasher check;
-    check.update(head.data());
-    check.update(body.data());
-    if (auto s = emit(body.data()); !s) {
-      return s;
-    }
-    return emit(check.digest().bytes);
-  }
-
-  std::uint64_t bytes() const { return m_bytes; }
-
-private:
-  util::Status emit(std::span<const std::uint8_t> data)
-  {
-    m_all.update(data);
-    m_bytes += data.size();
-    return m_out(data);
-  }
-
-  const util::ByteSink& m_out;
-  util::Hasher m_all;
-  std::uint64_t m_records = 0;
-  std::uint64_t m_bytes = 0;
-};
-
-bool same_entry(const Entry& a, const Entry& b)
-{
-  return a.same_identity(b) && a.mtime_ns == b.mtime_ns;
-}
-
-// The MANIFEST section, before compression: the paths of A that B lacks,
-// then a manifest (B's header) of B's entries that A lacks or holds
-// otherwise, with the folders above them so that it decodes on its own.
-std::vector<std::uint8_t> encode_edits(const Manifest& from, const Manifest& to)
-{
-  std::vector<std::string_view> removed;
-  std::vector<bool> keep(to.entries.size(), false);
-  std::size_t i = 0;
-  std::size_t j = 0;
-  const auto& a = from.entries;
-  const auto& b = to.entries;
-  while (i < a.size() || j < b.size()) {
-    if (j == b.size() || (i < a.size() && a[i].path < b[j].path)) {
-      removed.push_back(a[i++].path);
-    } else if (i == a.size() || b[j].path < a[i].path) {
-      keep[j++] = true;
-    } else {
-      keep[j] = !same_entry(a[i], b[j]);
-      ++i;
-      ++j;
-    }
-  }
-  // The folders above each kept entry: b is sorted, so a parent comes
-  // before its children and is found by binary search.
-  for (std::size_t k = b.size(); k-- > 0;) {
-    if (!keep[k]) {
-      continue;
-    }
-    std::string_view path = b[k].path;
-    for (auto slash = path.rfind('/'); slash != std::string_view::npos; slash = path.rfind('/')) {
-      path = path.substr(0, slash);
-      const Entry* parent = to.find(path);
-      const auto at = static_cast<std::size_t>(parent - b.data());
-      if (keep[at]) {
-        break;
-      }
-      keep[at] = true;
-    }
-  }
-  Manifest changed;
-  changed.header = to.header;
-  for (std::size_t k = 0; k < b.size(); ++k) {
-    if (keep[k]) {
-      changed.entries.push_back(b[k]);
-    }
-  }
-  util::ByteWriter w;
-  w.varint(removed.size());
-  for (const std::string_view path : removed) {
-    w.str(path);
-  }
-  const std::vector<std::uint8_t> manifest = encode(changed);
-  w.varint(manifest.size());
-  w.bytes(manifest);
-  return w.take();
-}
 
 class DeltaMaker
 {

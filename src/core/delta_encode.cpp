@@ -1,0 +1,175 @@
+// Pieces of making a delta: contents read from the store, the record
+// framing, and the MANIFEST section (delta_encode.hpp).
+
+#include "delta_encode.hpp"
+
+#include "util/bytes.hpp"
+#include "util/file.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <unistd.h>
+
+namespace treecast::core {
+
+// A file's content from the store: in memory when small, else decompressed
+// into an unlinked temporary file and mapped.
+util::Result<std::shared_ptr<const util::Content>> load_content(const Store& store,
+                                                                const Entry& entry)
+{
+  if (entry.size <= k_in_memory) {
+    std::vector<std::uint8_t> bytes;
+    bytes.reserve(entry.size);
+    auto s = store.read_object(entry.hash, [&](std::span<const std::uint8_t> data) -> util::Status {
+      if (bytes.size() + data.size() > entry.size) {
+        return util::make_error(util::Errc::data, "object " + entry.hash.hex() + " is larger " +
+                                                    "than the " + std::to_string(entry.size) +
+                                                    " bytes of " + util::quote(entry.path));
+      }
+      bytes.insert(bytes.end(), data.begin(), data.end());
+      return {};
+    });
+    if (!s) {
+      return s.error();
+    }
+    return std::make_shared<const util::Content>(std::move(bytes));
+  }
+  std::string temp = store.root() + "/tmp/delta-input.XXXXXX";
+  util::Fd fd(::mkstemp(temp.data()));
+  if (!fd) {
+    return util::io_error(temp, "cannot create temporary file", errno);
+  }
+  ::unlink(temp.c_str());
+  auto s = store.read_object(entry.hash, [&](std::span<const std::uint8_t> data) {
+    return util::write_all(fd.get(), data, temp);
+  });
+  if (!s) {
+    return s.error();
+  }
+  auto mapped = util::MappedFile::map(fd.get(), entry.size, temp);
+  if (!mapped) {
+    return mapped.error();
+  }
+  return std::make_shared<const util::Content>(std::move(*mapped));
+}
+
+util::Status RecordWriter::start()
+{
+  util::ByteWriter w;
+  w.bytes(k_delta_magic);
+  w.u8(k_delta_format);
+  return emit(w.data());
+}
+
+util::Status RecordWriter::record(RecordType type, std::span<const std::uint8_t> body)
+{
+  util::ByteWriter head;
+  head.u8(static_cast<std::uint8_t>(type));
+  head.varint(body.size());
+  util::Hasher check;
+  check.update(head.data());
+  check.update(body);
+  const util::Hash128 sum = check.digest();
+  m_records += 1;
+  if (auto s = emit(head.data()); !s) {
+    return s;
+  }
+  if (auto s = emit(body); !s) {
+    return s;
+  }
+  return emit(sum.bytes);
+}
+
+util::Status RecordWriter::end()
+{
+  util::ByteWriter count;
+  count.varint(m_records);
+  util::ByteWriter head;
+  head.u8(static_cast<std::uint8_t>(RecordType::end));
+  head.varint(count.size() + 16);
+  if (auto s = emit(head.data()); !s) {
+    return s;
+  }
+  util::ByteWriter body;
+  body.bytes(count.data());
+  body.bytes(m_all.digest().bytes);
+  util::Hasher check;
+  check.update(head.data());
+  check.update(body.data());
+  if (auto s = emit(body.data()); !s) {
+    return s;
+  }
+  return emit(check.digest().bytes);
+}
+
+util::Status RecordWriter::emit(std::span<const std::uint8_t> data)
+{
+  m_all.update(data);
+  m_bytes += data.size();
+  return m_out(data);
+}
+
+namespace {
+
+bool same_entry(const Entry& a, const Entry& b)
+{
+  return a.same_identity(b) && a.mtime_ns == b.mtime_ns;
+}
+
+} // namespace
+
+std::vector<std::uint8_t> encode_edits(const Manifest& from, const Manifest& to)
+{
+  std::vector<std::string_view> removed;
+  std::vector<bool> keep(to.entries.size(), false);
+  std::size_t i = 0;
+  std::size_t j = 0;
+  const auto& a = from.entries;
+  const auto& b = to.entries;
+  while (i < a.size() || j < b.size()) {
+    if (j == b.size() || (i < a.size() && a[i].path < b[j].path)) {
+      removed.push_back(a[i++].path);
+    } else if (i == a.size() || b[j].path < a[i].path) {
+      keep[j++] = true;
+    } else {
+      keep[j] = !same_entry(a[i], b[j]);
+      ++i;
+      ++j;
+    }
+  }
+  // The folders above each kept entry: b is sorted, so a parent comes
+  // before its children and is found by binary search.
+  for (std::size_t k = b.size(); k-- > 0;) {
+    if (!keep[k]) {
+      continue;
+    }
+    std::string_view path = b[k].path;
+    for (auto slash = path.rfind('/'); slash != std::string_view::npos; slash = path.rfind('/')) {
+      path = path.substr(0, slash);
+      const Entry* parent = to.find(path);
+      const auto at = static_cast<std::size_t>(parent - b.data());
+      if (keep[at]) {
+        break;
+      }
+      keep[at] = true;
+    }
+  }
+  Manifest changed;
+  changed.header = to.header;
+  for (std::size_t k = 0; k < b.size(); ++k) {
+    if (keep[k]) {
+      changed.entries.push_back(b[k]);
+    }
+  }
+  util::ByteWriter w;
+  w.varint(removed.size());
+  for (const std::string_view path : removed) {
+    w.str(path);
+  }
+  const std::vector<std::uint8_t> manifest = encode(changed);
+  w.varint(manifest.size());
+  w.bytes(manifest);
+  return w.take();
+}
+
+} // namespace treecast::core
