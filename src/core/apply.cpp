@@ -4,8 +4,8 @@
 // durable, then swap it with DIR (follower.hpp).
 
 #include "follower.hpp"
+#include "util/content.hpp"
 #include "util/human.hpp"
-#include "util/mapped.hpp"
 
 #include <cerrno>
 #include <cstdio>
@@ -65,23 +65,24 @@ public:
   {
   }
 
-  util::Result<std::span<const std::uint8_t>> base(std::size_t index) override
+  util::Result<std::span<const std::uint8_t>> base(std::size_t index, std::uint64_t offset,
+                                                   std::uint64_t length) override
   {
-    if (m_base_index == index) {
-      return m_base.bytes();
-    }
     const Entry& e = m_from.entries[index];
-    auto fd = util::open_beneath(m_live, e.path, O_RDONLY | O_NOFOLLOW);
-    if (!fd) {
-      return fd.error();
+    if (m_base_index != index) {
+      auto fd = util::open_beneath(m_live, e.path, O_RDONLY | O_NOFOLLOW);
+      if (!fd) {
+        return fd.error();
+      }
+      m_base = std::move(*fd);
+      m_base_index = index;
     }
-    auto mapped = util::MappedFile::map(fd->get(), e.size, util::join(m_shown, e.path));
-    if (!mapped) {
-      return mapped.error();
+    // Read, not mapped: resident memory stays the size of the range.
+    m_buffer.resize(length);
+    if (auto s = util::pread_all(m_base.get(), offset, m_buffer, util::join(m_shown, e.path)); !s) {
+      return s.error();
     }
-    m_base = std::move(*mapped);
-    m_base_index = index;
-    return m_base.bytes();
+    return std::span<const std::uint8_t>(m_buffer);
   }
 
   util::Status begin_file(std::size_t index) override
@@ -122,7 +123,8 @@ private:
   const Manifest& m_from;
   const Manifest& m_to;
   std::vector<bool> m_written;
-  util::MappedFile m_base;
+  util::Fd m_base; // the base file last read, and its index
+  std::vector<std::uint8_t> m_buffer;
   std::size_t m_base_index = SIZE_MAX;
   util::Fd m_out;
   std::string m_out_path;

@@ -62,10 +62,11 @@ class DeltaTarget
 {
 public:
   virtual ~DeltaTarget() = default;
-  // The content of file from_index of A (its whole size). The view must
-  // stay valid until the next call.
-  [[nodiscard]] virtual util::Result<std::span<const std::uint8_t>> base(
-    std::size_t from_index) = 0;
+  // Bytes [offset, offset + length) of file from_index of A (the range is
+  // within its size). The view must stay valid until the next call.
+  [[nodiscard]] virtual util::Result<std::span<const std::uint8_t>> base(std::size_t from_index,
+                                                                         std::uint64_t offset,
+                                                                         std::uint64_t length) = 0;
   // A new file of B (to_index) starts; its bytes follow through write().
   [[nodiscard]] virtual util::Status begin_file(std::size_t to_index) = 0;
   [[nodiscard]] virtual util::Status write(std::span<const std::uint8_t> data) = 0;

@@ -46,11 +46,7 @@ util::Result<std::shared_ptr<const util::Content>> load_content(const Store& sto
   if (!s) {
     return s.error();
   }
-  auto mapped = util::MappedFile::map(fd.get(), entry.size, temp);
-  if (!mapped) {
-    return mapped.error();
-  }
-  return std::make_shared<const util::Content>(std::move(*mapped));
+  return std::make_shared<const util::Content>(std::move(fd), entry.size, temp);
 }
 
 util::Status RecordWriter::start()

@@ -7,8 +7,8 @@
 #include "core/delta_format.hpp"
 #include "core/manifest.hpp"
 #include "core/store.hpp"
+#include "util/content.hpp"
 #include "util/hash.hpp"
-#include "util/mapped.hpp"
 #include "util/zstd.hpp"
 
 #include <cstdint>
@@ -18,11 +18,12 @@
 
 namespace treecast::core {
 
-// Contents larger than this are decompressed to a temporary file and mapped.
-inline constexpr std::uint64_t k_in_memory = 16 << 20;
+// Contents larger than this are decompressed to a temporary file, read by
+// ranges.
+inline constexpr std::uint64_t k_in_memory = 32 << 20;
 
 // A file's content from the store, its hash checked: in memory when small,
-// else in an unlinked temporary file under the store's tmp/, mapped.
+// else in an unlinked temporary file under the store's tmp/.
 [[nodiscard]] util::Result<std::shared_ptr<const util::Content>> load_content(const Store& store,
                                                                               const Entry& entry);
 

@@ -13,6 +13,9 @@ namespace treecast::core {
 
 namespace {
 
+// A COPY is read from its base in pieces of this size.
+constexpr std::uint64_t k_copy_piece = 8 << 20;
+
 struct Range
 {
   std::uint64_t index = 0;
@@ -153,11 +156,19 @@ private:
     if (source.length == 0) {
       return m_st.bad("COPY of no bytes");
     }
-    auto base = m_target.base(source.index);
-    if (!base) {
-      return base.error();
+    // In pieces: a copy may be as large as the file.
+    for (std::uint64_t done = 0; done < source.length;) {
+      const std::uint64_t n = std::min(source.length - done, k_copy_piece);
+      auto base = m_target.base(source.index, source.offset + done, n);
+      if (!base) {
+        return base.error();
+      }
+      if (auto s = feed(to_index, *base); !s) {
+        return s;
+      }
+      done += n;
     }
-    return feed(to_index, base->subspan(source.offset, source.length));
+    return {};
   }
 
   // A FRAME's meta: its prefix ranges of A and its outputs in B.
@@ -242,11 +253,11 @@ private:
     std::vector<std::uint8_t> joined;
     std::span<const std::uint8_t> base_view;
     for (const Range& p : prefix) {
-      auto base = m_target.base(p.index);
+      auto base = m_target.base(p.index, p.offset, p.length);
       if (!base) {
         return base.error();
       }
-      const auto part = base->subspan(p.offset, p.length);
+      const auto part = *base;
       if (prefix.size() == 1) {
         base_view = part;
       } else {

@@ -9,8 +9,8 @@
 #include "delta_encode.hpp"
 #include "util/bytes.hpp"
 #include "util/chunker.hpp"
+#include "util/content.hpp"
 #include "util/file.hpp"
-#include "util/mapped.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -38,6 +38,40 @@ constexpr int k_compressed_level = 1;                    // for already-compress
 static_assert(k_single_frame_file <= k_max_frame_output);
 static_assert(k_batch_prefix <= k_max_frame_prefix && k_single_frame_base <= k_max_frame_prefix);
 static_assert(k_chunk_prefix + 2 * k_chunk_margin <= k_max_frame_prefix);
+
+// Calls f(offset, chunk) for each content-defined chunk of content, read
+// in blocks: resident memory stays a few MiB whatever its size.
+template <class F>
+util::Status for_each_chunk(const util::Content& content, F f)
+{
+  constexpr std::uint64_t k_block = 8 << 20;
+  const util::ChunkSizes sizes;
+  std::vector<std::uint8_t> buffer;
+  std::uint64_t read = 0;  // bytes of content read so far
+  std::uint64_t start = 0; // content offset of buffer[0]
+  for (;;) {
+    const std::uint64_t n = std::min(k_block, content.size() - read);
+    const std::size_t at = buffer.size();
+    buffer.resize(at + n);
+    if (auto s = content.read(read, std::span(buffer).subspan(at)); !s) {
+      return s;
+    }
+    read += n;
+    const bool last = read == content.size();
+    std::size_t pos = 0;
+    // Cut while a whole chunk's worth is there (or this is the end).
+    while (pos < buffer.size() && (last || buffer.size() - pos >= sizes.max)) {
+      const std::size_t length = util::next_chunk(std::span(buffer).subspan(pos), sizes);
+      f(start + pos, std::span<const std::uint8_t>(buffer).subspan(pos, length));
+      pos += length;
+    }
+    buffer.erase(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(pos));
+    start += pos;
+    if (last) {
+      return {};
+    }
+  }
+}
 
 struct Range
 {
@@ -222,24 +256,22 @@ private:
     if (!target) {
       return target.error();
     }
-    const auto data = (*target)->bytes();
     std::shared_ptr<const util::Content> base;
-    std::span<const std::uint8_t> old;
+    std::uint64_t old_size = 0;
+    // Chunks of the base by content (the first of equal chunks wins).
+    std::unordered_map<util::Hash128, std::uint64_t> known;
     if (file.base != k_no_base) {
       auto loaded = load_content(m_store, m_from.entries[file.base]);
       if (!loaded) {
         return loaded.error();
       }
       base = std::move(*loaded);
-      old = base->bytes();
-    }
-    // Chunks of the base by content (the first of equal chunks wins).
-    std::unordered_map<util::Hash128, std::uint64_t> known;
-    {
-      std::uint64_t at = 0;
-      for (const std::size_t n : util::chunk_lengths(old, {})) {
-        known.emplace(util::hash_bytes(old.subspan(at, n)), at);
-        at += n;
+      old_size = base->size();
+      auto s = for_each_chunk(*base, [&](std::uint64_t at, std::span<const std::uint8_t> chunk) {
+        known.emplace(util::hash_bytes(chunk), at);
+      });
+      if (!s) {
+        return s;
       }
     }
     struct Chunk
@@ -249,14 +281,15 @@ private:
       std::uint64_t base_offset; // UINT64_MAX: not in the base
     };
     std::vector<Chunk> chunks;
-    {
-      std::uint64_t at = 0;
-      for (const std::size_t n : util::chunk_lengths(data, {})) {
-        const auto found = known.find(util::hash_bytes(data.subspan(at, n)));
-        chunks.push_back({at, n, found == known.end() ? UINT64_MAX : found->second});
-        at += n;
-      }
+    auto walked =
+      for_each_chunk(**target, [&](std::uint64_t at, std::span<const std::uint8_t> chunk) {
+        const auto found = known.find(util::hash_bytes(chunk));
+        chunks.push_back({at, chunk.size(), found == known.end() ? UINT64_MAX : found->second});
+      });
+    if (!walked) {
+      return walked;
     }
+    known = {};
     std::uint64_t base_after = 0; // in the base, just after the last copy
     for (std::size_t c = 0; c < chunks.size();) {
       if (chunks[c].base_offset != UINT64_MAX) {
@@ -291,12 +324,12 @@ private:
       frame.base = base;
       frame.target = *target;
       frame.outputs.push_back({file.entry, start, length});
-      if (!old.empty()) {
+      if (old_size > 0) {
         // The old counterpart of the run: from the end of the last copy to
         // the start of the next one, with a margin; where copies cross
         // (content moved), the same offsets as in the new file.
         std::uint64_t lo = base_after;
-        std::uint64_t hi = old.size();
+        std::uint64_t hi = old_size;
         for (std::size_t n = c; n < chunks.size(); ++n) {
           if (chunks[n].base_offset != UINT64_MAX) {
             hi = chunks[n].base_offset;
@@ -304,11 +337,11 @@ private:
           }
         }
         if (hi <= lo) {
-          lo = std::min<std::uint64_t>(start, old.size());
-          hi = std::min<std::uint64_t>(lo + length, old.size());
+          lo = std::min<std::uint64_t>(start, old_size);
+          hi = std::min<std::uint64_t>(lo + length, old_size);
         }
         lo = lo > k_chunk_margin ? lo - k_chunk_margin : 0;
-        hi = std::min<std::uint64_t>(hi + k_chunk_margin, old.size());
+        hi = std::min<std::uint64_t>(hi + k_chunk_margin, old_size);
         hi = std::min(hi, lo + k_chunk_prefix);
         if (hi > lo) {
           frame.prefix.push_back({file.base, lo, hi - lo});
@@ -376,27 +409,24 @@ private:
     head.bytes(meta.data());
     unit.body = head.take();
 
-    // The prefix: one range of a loaded base, or bases read and joined.
-    std::vector<std::uint8_t> joined;
-    std::shared_ptr<const util::Content> single;
-    std::span<const std::uint8_t> prefix;
-    if (unit.base) {
-      prefix = unit.base->bytes().subspan(unit.prefix[0].offset, unit.prefix[0].length);
-    } else {
-      for (const Range& r : unit.prefix) {
-        auto content = load_content(m_store, m_from.entries[r.index]);
-        if (!content) {
-          unit.status = content.error();
+    // The prefix: ranges of the bases, read and joined (a loaded base is
+    // read by range; others are loaded from the store).
+    std::vector<std::uint8_t> prefix;
+    for (const Range& r : unit.prefix) {
+      std::shared_ptr<const util::Content> content = unit.base;
+      if (!content) {
+        auto loaded = load_content(m_store, m_from.entries[r.index]);
+        if (!loaded) {
+          unit.status = loaded.error();
           return;
         }
-        const auto bytes = (*content)->bytes().subspan(r.offset, r.length);
-        if (unit.prefix.size() == 1) {
-          single = std::move(*content); // used in place, mapped when large
-          prefix = bytes;
-        } else {
-          joined.insert(joined.end(), bytes.begin(), bytes.end());
-          prefix = joined;
-        }
+        content = std::move(*loaded);
+      }
+      const std::size_t at = prefix.size();
+      prefix.resize(at + r.length);
+      if (auto s = content->read(r.offset, std::span(prefix).subspan(at)); !s) {
+        unit.status = s;
+        return;
       }
     }
     const std::uint64_t total = unit.output_bytes();
@@ -412,18 +442,25 @@ private:
       return {};
     };
     for (const Range& r : unit.outputs) {
-      util::Status s;
-      if (unit.target) {
-        s = compressor.update(unit.target->bytes().subspan(r.offset, r.length), sink);
-      } else {
-        auto content = load_content(m_store, m_to.entries[r.index]);
-        if (!content) {
-          unit.status = content.error();
+      std::shared_ptr<const util::Content> content = unit.target;
+      if (!content) {
+        auto loaded = load_content(m_store, m_to.entries[r.index]);
+        if (!loaded) {
+          unit.status = loaded.error();
           return;
         }
-        s = compressor.update((*content)->bytes(), sink);
+        content = std::move(*loaded);
       }
-      if (!s) {
+      auto input = content->in_memory()
+                     ? util::Result<std::vector<std::uint8_t>>(std::vector<std::uint8_t>())
+                     : content->read(r.offset, r.length);
+      if (!input) {
+        unit.status = input.error();
+        return;
+      }
+      const auto bytes =
+        content->in_memory() ? content->bytes().subspan(r.offset, r.length) : std::span(*input);
+      if (auto s = compressor.update(bytes, sink); !s) {
         unit.status = s;
         return;
       }

@@ -18,8 +18,8 @@ struct GcReport
 {
   std::vector<std::uint64_t> dropped; // version numbers
   std::size_t objects_removed = 0;
-  std::uint64_t bytes_freed = 0; // compressed: loose objects by disk blocks, packed by bytes
-  std::size_t temp_removed = 0;  // leftovers of killed processes
+  std::uint64_t bytes_freed = 0;  // compressed: loose objects by disk blocks, packed by bytes
+  std::size_t temp_removed = 0;   // leftovers of killed processes
   std::size_t deltas_removed = 0; // cached deltas from or to versions that are gone
 };
 

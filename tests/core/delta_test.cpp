@@ -38,7 +38,8 @@ public:
   {
   }
 
-  util::Result<std::span<const std::uint8_t>> base(std::size_t index) override
+  util::Result<std::span<const std::uint8_t>> base(std::size_t index, std::uint64_t offset,
+                                                   std::uint64_t length) override
   {
     m_base.clear();
     auto s = m_store.read_object(m_from.entries[index].hash, [&](std::span<const std::uint8_t> d) {
@@ -48,7 +49,7 @@ public:
     if (!s) {
       return s.error();
     }
-    return std::span<const std::uint8_t>(m_base);
+    return std::span<const std::uint8_t>(m_base).subspan(offset, length);
   }
   util::Status begin_file(std::size_t index) override
   {

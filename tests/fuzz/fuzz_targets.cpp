@@ -69,11 +69,13 @@ Base make_base()
 class Target final : public core::DeltaTarget
 {
 public:
-  util::Result<std::span<const std::uint8_t>> base(std::size_t index) override
+  util::Result<std::span<const std::uint8_t>> base(std::size_t index, std::uint64_t offset,
+                                                   std::uint64_t length) override
   {
     const std::string& content = fuzz::base().contents.at(index);
     return std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(content.data()),
-                                         content.size());
+                                         content.size())
+      .subspan(offset, length);
   }
   util::Status begin_file(std::size_t) override { return {}; }
   util::Status write(std::span<const std::uint8_t>) override { return {}; }
