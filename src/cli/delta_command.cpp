@@ -19,7 +19,7 @@ struct DeltaArgs
   std::string from;
   std::string to = "latest";
   std::string output;
-  int level = core::k_default_delta_level;
+  std::string level = "auto";
   unsigned jobs = 0;
   bool json = false;
 };
@@ -99,7 +99,7 @@ int run_delta(const DeltaArgs& args)
     return fail(to.error());
   }
   core::DeltaOptions options;
-  options.level = args.level;
+  options.level = args.level == "auto" ? 0 : std::stoi(args.level);
   util::ThreadPool pool(args.jobs);
   auto cached = core::cached_delta(*store, from, *to, options, pool);
   if (!cached) {
@@ -151,9 +151,10 @@ void add_delta(CLI::App& app, Runner& selected)
   add_store_options(*cmd, args->store);
   cmd
     ->add_option("--level", args->level,
-                 "zstd level of new content (default " +
-                   std::to_string(core::k_default_delta_level) + ")")
-    ->check(CLI::Range(1, 19));
+                 "zstd level of every frame, 1 to 19; auto (default): 19 for frames of up to "
+                 "8 MiB when the delta's new content is at most 32 MiB, else 12")
+    ->check(CLI::IsMember({"auto", "1",  "2",  "3",  "4",  "5",  "6",  "7",  "8",  "9",
+                           "10",   "11", "12", "13", "14", "15", "16", "17", "18", "19"}));
   cmd->add_option("-j,--jobs", args->jobs, "Frames compressed at once (default: one per core)");
   cmd->add_flag("--json", args->json, "Print the result as JSON (not with -o -)");
   cmd->footer("Deltas are cached in the store: asking again for the same pair and level reads "

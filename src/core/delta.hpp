@@ -32,12 +32,11 @@
 
 namespace treecast::core {
 
-// The default zstd level of patches (chosen by tools/bench/delta.sh).
-inline constexpr int k_default_delta_level = 12;
-
 struct DeltaOptions
 {
-  int level = k_default_delta_level;
+  // The zstd level of every frame; 0 (the default) chooses per frame by
+  // size, as measured with tools/bench/delta.sh (delta_write.cpp).
+  int level = 0;
 };
 
 struct DeltaReport

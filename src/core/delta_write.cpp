@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <map>
 #include <unistd.h>
 #include <unordered_map>
 #include <unordered_set>
@@ -35,6 +36,12 @@ constexpr std::uint64_t k_chunk_margin = 256 * 1024;     // base around that ran
 constexpr std::uint64_t k_window_input = 96 << 20;       // new bytes compressed at once
 constexpr std::uint64_t k_manifest_piece = 4 << 20;      // bytes of one MANIFEST record
 constexpr int k_compressed_level = 1;                    // for already-compressed files
+constexpr std::uint64_t k_group_prefix = 64 << 20;       // bases of a group of larger files
+constexpr std::uint64_t k_small_base = 64 * 1024;        // any base this small is worth it
+constexpr std::uint64_t k_strong_frame = 8 << 20;        // largest frame at k_strong_level
+constexpr std::uint64_t k_strong_delta = 32 << 20;       // largest delta (new bytes) for it
+constexpr int k_strong_level = 19;
+constexpr int k_fast_level = 12;
 static_assert(k_single_frame_file <= k_max_frame_output);
 static_assert(k_batch_prefix <= k_max_frame_prefix && k_single_frame_base <= k_max_frame_prefix);
 static_assert(k_chunk_prefix + 2 * k_chunk_margin <= k_max_frame_prefix);
@@ -86,10 +93,11 @@ struct Unit
   std::vector<Range> prefix;  // FRAME: ranges of A's files; COPY: the source
   std::vector<Range> outputs; // FRAME: ranges of B's files, in order; COPY: the one target
   int level = 0;
-  // Contents already loaded (a chunked file): ranges read from these
-  // instead of the store.
+  // Contents already loaded, read instead of the store: the base of a
+  // chunked file (its one prefix range), and per output its file of B
+  // (null: read from the store).
   std::shared_ptr<const util::Content> base;
-  std::shared_ptr<const util::Content> target;
+  std::vector<std::shared_ptr<const util::Content>> inputs;
   std::vector<std::uint8_t> body; // the record's body, once built
   util::Status status;
 
@@ -178,71 +186,134 @@ private:
     return {};
   }
 
+  // The level of a frame: the one asked for, else by measurement
+  // (tools/bench/delta.sh): zstd's strongest parser for frames of up to
+  // k_strong_frame when the delta's new content is small enough for it to
+  // stay fast; level 12 otherwise, the last before zstd's slow parsers and,
+  // with long-distance matching, often better than them on large patches.
+  int frame_level(const Unit& unit) const
+  {
+    if (m_options.level != 0) {
+      return m_options.level;
+    }
+    return unit.output_bytes() <= k_strong_frame && m_report.header.write_bytes <= k_strong_delta
+             ? k_strong_level
+             : k_fast_level;
+  }
+
+  // Adds a frame unit holding these outputs, closing it first when it would
+  // outgrow its limits.
+  struct Pending
+  {
+    Unit unit;
+    std::uint64_t prefix = 0; // bytes of its prefix
+    std::string key;          // the extension of a group
+  };
+
+  util::Status flush(Pending& pending)
+  {
+    if (pending.unit.outputs.empty()) {
+      return {};
+    }
+    pending.unit.level = frame_level(pending.unit);
+    pending.prefix = 0;
+    return add(std::exchange(pending.unit, Unit{}));
+  }
+
+  // Adds the output to pending with these bases (whole files of A), closing
+  // pending first when the file would not fit in its limits.
+  util::Status join(Pending& pending, const std::string& key, const Range& output,
+                    std::shared_ptr<const util::Content> input,
+                    const std::vector<std::size_t>& bases, std::uint64_t max_output,
+                    std::uint64_t max_prefix)
+  {
+    auto added_prefix = [&] {
+      std::uint64_t bytes = 0;
+      for (const std::size_t b : bases) {
+        const bool present = std::any_of(pending.unit.prefix.begin(), pending.unit.prefix.end(),
+                                         [&](const Range& r) { return r.index == b; });
+        bytes += present ? 0 : m_from.entries[b].size;
+      }
+      return bytes;
+    };
+    if (!pending.unit.outputs.empty() &&
+        (key != pending.key || pending.unit.output_bytes() + output.length > max_output ||
+         pending.prefix + added_prefix() > max_prefix)) {
+      if (auto s = flush(pending); !s) {
+        return s;
+      }
+    }
+    pending.key = key;
+    for (const std::size_t b : bases) {
+      const bool present = std::any_of(pending.unit.prefix.begin(), pending.unit.prefix.end(),
+                                       [&](const Range& r) { return r.index == b; });
+      if (!present) {
+        pending.unit.prefix.push_back({b, 0, m_from.entries[b].size});
+        pending.prefix += m_from.entries[b].size;
+      }
+    }
+    pending.unit.outputs.push_back(output);
+    pending.unit.inputs.push_back(std::move(input));
+    return {};
+  }
+
   util::Status write_payload()
   {
-    Unit batch;
-    std::uint64_t batch_prefix = 0;
-    auto flush_batch = [&]() -> util::Status {
-      if (batch.outputs.empty()) {
-        return {};
-      }
-      batch_prefix = 0;
-      return add(std::exchange(batch, Unit{}));
-    };
+    // Small files share frames in path order, with their bases by name;
+    // larger ones share frames with files of the same extension (code
+    // bundles that share code, configs of one kind), with bases by content.
+    Pending batch;
+    std::map<std::string, Pending> groups; // by extension
     for (const FilePlan& file : m_targets) {
       const Entry& e = m_to.entries[file.entry];
       const bool has_base = file.base != k_no_base;
       const std::uint64_t base_size = has_base ? m_from.entries[file.base].size : 0;
-      const int level = compressed_name(e.path) ? k_compressed_level : m_options.level;
-      if (e.size <= k_batch_file && level == m_options.level) {
-        if (batch.output_bytes() + e.size > k_batch_output ||
-            batch_prefix + base_size > k_batch_prefix) {
-          if (auto s = flush_batch(); !s) {
-            return s;
-          }
-        }
-        batch.level = level;
-        batch.outputs.push_back({file.entry, 0, e.size});
-        const bool joined = std::any_of(batch.prefix.begin(), batch.prefix.end(),
-                                        [&](const Range& r) { return r.index == file.base; });
-        if (has_base && !joined) {
-          batch.prefix.push_back({file.base, 0, base_size});
-          batch_prefix += base_size;
-        }
-        continue;
-      }
+      const Range output{file.entry, 0, e.size};
       util::Status s;
-      if (e.size <= k_single_frame_file && base_size <= k_single_frame_base) {
-        Unit unit;
-        unit.level = level;
-        unit.outputs.push_back({file.entry, 0, e.size});
-        if (level == m_options.level) {
-          // Bases by content: the files of A this one shares the most with.
-          auto content = load_content(m_store, e);
-          if (!content) {
-            return content.error();
-          }
-          auto bases = m_finder.find(e, (*content)->bytes(), file.base, k_batch_prefix);
-          if (!bases) {
-            return bases.error();
-          }
-          for (const std::size_t b : *bases) {
-            unit.prefix.push_back({b, 0, m_from.entries[b].size});
-          }
-          unit.target = std::move(*content);
-        } else if (has_base) {
-          unit.prefix.push_back({file.base, 0, base_size});
+      if (compressed_name(e.path)) {
+        // Stored whole, in a frame of its own at a fast level.
+        if (e.size > k_single_frame_file) {
+          s = add_chunked(file, k_compressed_level);
+        } else {
+          Unit unit;
+          unit.level = k_compressed_level;
+          unit.outputs.push_back(output);
+          s = add(std::move(unit));
         }
-        s = add(std::move(unit));
+      } else if (e.size <= k_batch_file) {
+        // A base far larger than the file (a bundle that became a stub)
+        // would cost the whole frame its time for little gain.
+        std::vector<std::size_t> bases;
+        if (has_base && base_size <= std::max(k_base_size_factor * e.size, k_small_base)) {
+          bases.push_back(file.base);
+        }
+        s = join(batch, "", output, nullptr, bases, k_batch_output, k_batch_prefix);
+      } else if (e.size <= k_single_frame_file && base_size <= k_single_frame_base) {
+        auto content = load_content(m_store, e);
+        if (!content) {
+          return content.error();
+        }
+        auto bases = m_finder.find(e, (*content)->bytes(), file.base, k_batch_prefix);
+        if (!bases) {
+          return bases.error();
+        }
+        const std::string ext = lower_extension(e.path);
+        s = join(groups[ext], ext, output, std::move(*content), *bases, k_max_frame_output,
+                 k_group_prefix);
       } else {
-        s = add_chunked(file, level);
+        s = add_chunked(file, 0);
       }
       if (!s) {
         return s;
       }
     }
-    if (auto s = flush_batch(); !s) {
+    if (auto s = flush(batch); !s) {
       return s;
+    }
+    for (auto& [ext, group] : groups) {
+      if (auto s = flush(group); !s) {
+        return s;
+      }
     }
     return run_window();
   }
@@ -320,10 +391,10 @@ private:
         ++c;
       }
       Unit frame;
-      frame.level = level;
       frame.base = base;
-      frame.target = *target;
       frame.outputs.push_back({file.entry, start, length});
+      frame.inputs.push_back(*target);
+      frame.level = level != 0 ? level : frame_level(frame);
       if (old_size > 0) {
         // The old counterpart of the run: from the end of the last copy to
         // the start of the next one, with a margin; where copies cross
@@ -441,8 +512,10 @@ private:
       unit.body.insert(unit.body.end(), data.begin(), data.end());
       return {};
     };
-    for (const Range& r : unit.outputs) {
-      std::shared_ptr<const util::Content> content = unit.target;
+    for (std::size_t k = 0; k < unit.outputs.size(); ++k) {
+      const Range& r = unit.outputs[k];
+      std::shared_ptr<const util::Content> content =
+        k < unit.inputs.size() ? unit.inputs[k] : nullptr;
       if (!content) {
         auto loaded = load_content(m_store, m_to.entries[r.index]);
         if (!loaded) {
@@ -468,7 +541,7 @@ private:
     unit.status = compressor.finish(sink);
     // Loaded contents are let go as soon as the frame is made.
     unit.base.reset();
-    unit.target.reset();
+    unit.inputs.clear();
   }
 
   const Store& m_store;

@@ -66,6 +66,11 @@ Result<std::vector<std::uint8_t>> zstd_decompress(std::span<const std::uint8_t> 
   return out;
 }
 
+namespace {
+constexpr int k_patch_ldm_hash_log = 22;
+constexpr int k_patch_ldm_rate_log = 4;
+} // namespace
+
 ZstdCompressor::ZstdCompressor(int level) : m_cctx(ZSTD_createCCtx()), m_out(ZSTD_CStreamOutSize())
 {
   if (m_cctx == nullptr) {
@@ -81,6 +86,8 @@ void ZstdCompressor::begin(std::uint64_t size_hint, int workers)
   // A patch before may have set these: back to the level's defaults.
   ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_windowLog, 0);
   ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_enableLongDistanceMatching, 0);
+  ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_ldmHashLog, 0);
+  ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_ldmHashRateLog, 0);
   // A hint, unlike a pledged size, may be wrong (a file growing as it is
   // read) without failing the frame.
   ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_srcSizeHint,
@@ -104,6 +111,14 @@ void ZstdCompressor::begin_patch(std::span<const std::uint8_t> base, std::uint64
   }
   ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_windowLog, window_log);
   ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_enableLongDistanceMatching, 1);
+  if (window_log >= 24) {
+    // A denser long-distance table than zstd's default for the window
+    // (hash log 20, one entry per 2^(window log - 20) positions): on a
+    // 15 MB patch against 23 MB of bases, 190 KB instead of 228 KB at
+    // level 12, for 0.3 s and 32 MiB of table (tools/bench/delta.sh).
+    ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_ldmHashLog, k_patch_ldm_hash_log);
+    ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_ldmHashRateLog, k_patch_ldm_rate_log);
+  }
   ZSTD_CCtx_refPrefix(cctx(m_cctx), base.data(), base.size());
 }
 
