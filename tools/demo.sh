@@ -4,7 +4,8 @@
 # nginx-like configuration tree as version 1, edits it, records version 2,
 # shows the log, the differences and a version, checks version 1 out into a
 # new folder and verifies that it equals the tree as it was, byte for byte,
-# with its modes, symlinks, empty folders and times.
+# with its modes, symlinks, empty folders and times; then carries that
+# folder to version 2 with one delta, shows drift, and undoes the apply.
 #
 # Everything happens in a temporary folder, removed at exit. Exits non-zero
 # if any step fails or any check does not hold.
@@ -151,6 +152,26 @@ diff <(listing pristine-v1) <(listing checkout-v1) ||
   fail "the script lost its mode 0755"
 [[ ! -e 'checkout-v1/nginx.conf~' ]] || fail "an excluded file was recorded"
 echo "checkout-v1 equals version 1: $(find checkout-v1 -mindepth 1 | wc -l) entries, contents, modes, owners, times and symlinks"
+
+step "the checkout is a follower at v1: carry it to v2 with one delta"
+treecast delta --from v1 --to v2 -o v1-v2.delta --store store --channel nginx
+treecast apply v1-v2.delta checkout-v1
+treecast verify checkout-v1
+diff <(cd nginx && find . -mindepth 1 -not -name '*~' -printf '%y %m %T@ %p -> %l\n' | LC_ALL=C sort) \
+  <(cd checkout-v1 && find . -mindepth 1 -printf '%y %m %T@ %p -> %l\n' | LC_ALL=C sort) ||
+  fail "the follower's tree differs from version 2"
+diff -r --no-dereference --exclude='*~' nginx checkout-v1 ||
+  fail "the follower's contents differ from version 2"
+echo "checkout-v1 equals version 2"
+
+step "a hand edit is drift: verify names it (and apply would refuse the tree)"
+echo "# edited by hand" >>checkout-v1/nginx.conf
+if treecast verify checkout-v1; then fail "verify missed a hand edit"; fi
+
+step "undo: back to v1 in one swap (the edit went with v2's tree)"
+treecast undo checkout-v1
+diff <(listing pristine-v1) <(listing checkout-v1) || fail "undo did not bring version 1 back"
+echo "checkout-v1 equals version 1 again"
 
 step "drop all but the newest version, and the content only v1 used"
 treecast gc --keep 1 --store store --channel nginx
