@@ -61,8 +61,9 @@ int run_apply(const FollowerArgs& args)
   }
   const bool restore = args.owners == "restore" || (args.owners == "auto" && ::geteuid() == 0);
   util::ThreadPool pool(args.jobs);
-  auto report =
-    follower->apply(reader, *header, restore ? core::Owners::restore : core::Owners::keep, pool);
+  auto report = follower->apply(
+    reader, *header, restore ? core::Owners::restore : core::Owners::keep,
+    args.commit == "inplace" ? core::CommitMode::inplace : core::CommitMode::atomic, pool);
   if (!report) {
     return fail(report.error());
   }
@@ -165,9 +166,10 @@ void add_follower_commands(CLI::App& app, Runner& selected)
     add_dir_options(*cmd, *args);
     cmd
       ->add_option("--commit", args->commit,
-                   "atomic (default): build the new tree beside DIR and swap it in at once; "
-                   "the old tree is kept for 'treecast undo'")
-      ->check(CLI::IsMember({"atomic"}));
+                   "atomic (default): build the new tree beside DIR and swap it in at once, "
+                   "keeping the old one for 'treecast undo'; inplace: stage only what changes "
+                   "and rename it into place (huge trees, mount points; no undo)")
+      ->check(CLI::IsMember({"atomic", "inplace"}));
     cmd
       ->add_option("--owners", args->owners,
                    "restore: recorded owners (by name, else number); keep: the caller's; "

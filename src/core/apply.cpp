@@ -3,8 +3,8 @@
 // delta, unchanged ones hard-linked from DIR, the rest copied), make it
 // durable, then swap it with DIR (follower.hpp).
 
+#include "core/apply_stage.hpp"
 #include "follower.hpp"
-#include "util/content.hpp"
 #include "util/human.hpp"
 
 #include <cerrno>
@@ -17,147 +17,7 @@
 
 namespace treecast::core {
 
-namespace {
-
-void fault(const char* point)
-{
-  if (g_fault_point) {
-    g_fault_point(point);
-  }
-}
-
-std::pair<std::string, std::string> split(std::string_view path)
-{
-  const auto slash = path.rfind('/');
-  if (slash == std::string_view::npos) {
-    return {"", std::string(path)};
-  }
-  return {std::string(path.substr(0, slash)), std::string(path.substr(slash + 1))};
-}
-
-// A folder of a tree, opened without leaving the tree or following symlinks.
-util::Result<util::Fd> open_folder(int root, const std::string& relative)
-{
-  if (relative.empty()) {
-    util::Fd fd(::fcntl(root, F_DUPFD_CLOEXEC, 0));
-    if (!fd) {
-      return util::io_error(".", "cannot duplicate", errno);
-    }
-    return fd;
-  }
-  return util::open_beneath(root, relative, O_RDONLY | O_DIRECTORY);
-}
-
-bool same_metadata(const Entry& a, const Entry& b, Owners owners)
-{
-  return a.mode == b.mode && a.mtime_ns == b.mtime_ns &&
-         (owners == Owners::keep || local_owner(a) == local_owner(b));
-}
-
-// Builds B's tree under the stage folder: the delta's new files through
-// the DeltaTarget calls, the rest afterwards.
-class Stage final : public DeltaTarget
-{
-public:
-  Stage(int live, int stage, const std::string& shown, const Manifest& from, const Manifest& to)
-    : m_live(live), m_stage(stage), m_shown(shown), m_from(from), m_to(to),
-      m_written(to.entries.size(), false)
-  {
-  }
-
-  util::Result<std::span<const std::uint8_t>> base(std::size_t index, std::uint64_t offset,
-                                                   std::uint64_t length) override
-  {
-    const Entry& e = m_from.entries[index];
-    if (m_base_index != index) {
-      auto fd = util::open_beneath(m_live, e.path, O_RDONLY | O_NOFOLLOW);
-      if (!fd) {
-        return fd.error();
-      }
-      m_base = std::move(*fd);
-      m_base_index = index;
-    }
-    // Read, not mapped: resident memory stays the size of the range.
-    m_buffer.resize(length);
-    if (auto s = util::pread_all(m_base.get(), offset, m_buffer, util::join(m_shown, e.path)); !s) {
-      return s.error();
-    }
-    return std::span<const std::uint8_t>(m_buffer);
-  }
-
-  util::Status begin_file(std::size_t index) override
-  {
-    const Entry& e = m_to.entries[index];
-    m_out = util::Fd(util::open_beneath_fd(m_stage, e.path.c_str(),
-                                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600));
-    if (!m_out) {
-      return util::io_error(util::join(m_shown, e.path), "cannot create in the stage", errno);
-    }
-    m_out_path = e.path;
-    return {};
-  }
-
-  util::Status write(std::span<const std::uint8_t> data) override
-  {
-    m_bytes += data.size();
-    return util::write_all(m_out.get(), data, m_out_path);
-  }
-
-  util::Status end_file(std::size_t index) override
-  {
-    m_out.reset();
-    m_written[index] = true;
-    m_count += 1;
-    fault("file written");
-    return {};
-  }
-
-  const std::vector<bool>& written() const { return m_written; }
-  std::size_t count() const { return m_count; }
-  std::uint64_t bytes() const { return m_bytes; }
-
-private:
-  int m_live;
-  int m_stage;
-  const std::string& m_shown;
-  const Manifest& m_from;
-  const Manifest& m_to;
-  std::vector<bool> m_written;
-  util::Fd m_base; // the base file last read, and its index
-  std::vector<std::uint8_t> m_buffer;
-  std::size_t m_base_index = SIZE_MAX;
-  util::Fd m_out;
-  std::string m_out_path;
-  std::size_t m_count = 0;
-  std::uint64_t m_bytes = 0;
-};
-
-util::Status copy_file(int from_root, const std::string& from, int to_parent,
-                       const std::string& name, const std::string& shown)
-{
-  util::Fd in(util::open_beneath_fd(from_root, from.c_str(), O_RDONLY | O_NOFOLLOW));
-  if (!in) {
-    return util::io_error(shown, "cannot open", errno);
-  }
-  util::Fd out(
-    ::openat(to_parent, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-  if (!out) {
-    return util::io_error(shown, "cannot create in the stage", errno);
-  }
-  for (;;) {
-    const ssize_t n = ::copy_file_range(in.get(), nullptr, out.get(), nullptr, 1 << 30, 0);
-    if (n < 0) {
-      return util::io_error(shown, "cannot copy", errno);
-    }
-    if (n == 0) {
-      return {};
-    }
-  }
-}
-
-} // namespace
-
-util::Status Follower::check_same_file_system() const
+util::Status Follower::check_same_file_system(CommitMode mode) const
 {
   const auto slash = m_dir.rfind('/');
   const std::string parent =
@@ -174,24 +34,26 @@ util::Status Follower::check_same_file_system() const
   if (::stat(parent.c_str(), &parent_st) != 0) {
     return util::io_error(parent, "cannot stat", errno);
   }
-  if (::lstat(m_dir.c_str(), &dir_st) == 0 && dir_st.st_dev != parent_st.st_dev) {
+  const bool dir_exists = ::lstat(m_dir.c_str(), &dir_st) == 0;
+  if (mode == CommitMode::atomic && dir_exists && dir_st.st_dev != parent_st.st_dev) {
     return util::make_error(util::Errc::conflict,
                             util::quote(m_dir) +
-                              " is a mount point: an atomic commit swaps the folder itself, "
-                              "so apply to a folder inside it");
+                              " is a mount point: an atomic commit swaps the folder itself; "
+                              "use --commit inplace with a --state folder inside it");
   }
-  if (state_st.st_dev != parent_st.st_dev) {
+  const dev_t tree_dev = dir_exists ? dir_st.st_dev : parent_st.st_dev;
+  if (state_st.st_dev != tree_dev) {
     return util::make_error(util::Errc::conflict,
                             "the state folder " + util::quote(m_state) +
                               " is on another file system than " + util::quote(m_dir) +
-                              ": the new tree is built there and swapped in, so give a --state "
-                              "on DIR's file system");
+                              ": the new files are staged there and renamed into place, so give "
+                              "a --state on DIR's file system");
   }
   return {};
 }
 
 util::Result<ApplyReport> Follower::apply(DeltaReader& reader, const DeltaHeader& header,
-                                          Owners owners, util::Executor& executor)
+                                          Owners owners, CommitMode mode, util::Executor& executor)
 {
   ApplyReport report;
   report.from = m_current;
@@ -219,9 +81,9 @@ util::Result<ApplyReport> Follower::apply(DeltaReader& reader, const DeltaHeader
   if (!drifted->empty()) {
     return util::make_error(util::Errc::conflict, drift_message(m_dir, m_current, *drifted));
   }
-  // The swap needs DIR and the stage on one file system, and DIR not a
-  // mount point: found now, not after the stage is built.
-  if (auto s = check_same_file_system(); !s) {
+  // Renames need DIR and the stage on one file system, and the swap needs
+  // DIR not a mount point: found now, not after the stage is built.
+  if (auto s = check_same_file_system(mode); !s) {
     return s.error();
   }
   auto to = reader.read_manifest(m_current);
@@ -258,13 +120,24 @@ util::Result<ApplyReport> Follower::apply(DeltaReader& reader, const DeltaHeader
   if (!live) {
     return util::io_error(m_dir, "cannot open", errno);
   }
+  return mode == CommitMode::atomic
+           ? commit_atomic(reader, std::move(*to), owners, executor, live.get(), std::move(report))
+           : commit_inplace(reader, std::move(*to), owners, executor, live.get(),
+                            std::move(report));
+}
+
+util::Result<ApplyReport> Follower::commit_atomic(DeltaReader& reader, Manifest to_manifest,
+                                                  Owners owners, util::Executor& executor, int live,
+                                                  ApplyReport report)
+{
+  const Manifest* to = &to_manifest;
   const std::string stage_path = path("stage");
   if (auto s = discard_stage(); !s) {
     return s.error();
   }
   struct stat dir_st
   {};
-  ::fstat(live.get(), &dir_st);
+  ::fstat(live, &dir_st);
   if (::mkdir(stage_path.c_str(), 0700) != 0) {
     return util::io_error(stage_path, "cannot create", errno);
   }
@@ -284,7 +157,7 @@ util::Result<ApplyReport> Follower::apply(DeltaReader& reader, const DeltaHeader
       return fail(util::io_error(util::join(m_dir, e.path), "cannot create in the stage", errno));
     }
   }
-  Stage target(live.get(), stage.get(), m_dir, m_current, *to);
+  Stage target(live, stage.get(), m_dir, m_current, *to, StageLayout::tree);
   if (auto s = reader.read_payload(m_current, *to, target); !s) {
     return fail(s.error());
   }
@@ -329,7 +202,7 @@ util::Result<ApplyReport> Follower::apply(DeltaReader& reader, const DeltaHeader
         }
       } else if (old != nullptr && old->type == EntryType::file && old->hash == e.hash &&
                  same_metadata(*old, e, owners)) {
-        auto old_parent = open_folder(live.get(), parent_path);
+        auto old_parent = open_folder(live, parent_path);
         if (!old_parent) {
           return fail(old_parent.error());
         }
@@ -337,7 +210,7 @@ util::Result<ApplyReport> Follower::apply(DeltaReader& reader, const DeltaHeader
           report.linked += 1;
           continue; // shares the old file's inode, metadata included
         }
-        if (auto s = copy_file(live.get(), e.path, parent->get(), name, shown); !s) {
+        if (auto s = copy_file(live, e.path, parent->get(), name, shown); !s) {
           return fail(s.error());
         }
         report.copied += 1;
@@ -347,7 +220,7 @@ util::Result<ApplyReport> Follower::apply(DeltaReader& reader, const DeltaHeader
         }
         report.copied += 1;
       } else if (const auto a = in_a.find(e.hash); a != in_a.end()) {
-        if (auto s = copy_file(live.get(), a->second, parent->get(), name, shown); !s) {
+        if (auto s = copy_file(live, a->second, parent->get(), name, shown); !s) {
           return fail(s.error());
         }
         report.copied += 1;
@@ -443,7 +316,7 @@ util::Result<ApplyReport> Follower::apply(DeltaReader& reader, const DeltaHeader
   m_recovered.clear();
   m_current = *to;
   load();
-  report.to = std::move(*to);
+  report.to = std::move(to_manifest);
   report.written = target.count();
   report.bytes_written = target.bytes();
   return report;

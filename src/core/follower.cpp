@@ -121,15 +121,22 @@ util::Result<Follower> Follower::open(const std::string& dir, const std::string&
       return util::io_error(lock, "cannot lock", errno);
     }
   }
-  if (auto s = f.recover(); !s) {
-    return s.error();
-  }
-  if (exists(f.path("current"))) {
-    auto m = read_manifest_file(f.path("current"));
-    if (!m) {
-      return m.error();
+  // The version held is read before recovery (an inplace commit rolls
+  // forward from it) and again after.
+  for (int pass = 0; pass < 2; ++pass) {
+    f.m_current = Manifest();
+    if (exists(f.path("current"))) {
+      auto m = read_manifest_file(f.path("current"));
+      if (!m) {
+        return m.error();
+      }
+      f.m_current = std::move(*m);
     }
-    f.m_current = std::move(*m);
+    if (pass == 0) {
+      if (auto s = f.recover(); !s) {
+        return s.error();
+      }
+    }
   }
   f.load();
   return f;
@@ -161,10 +168,28 @@ util::Status Follower::recover()
     struct stat st
     {};
     const bool swapped = ::lstat(m_dir.c_str(), &st) == 0 && st.st_dev == dev && st.st_ino == ino;
-    if (std::string_view(what) != "undo" && std::string_view(what) != "exchange") {
+    const std::string_view kind = what;
+    if (kind != "undo" && kind != "exchange" && kind != "inplace") {
       return util::make_error(util::Errc::data, util::quote(journal) + " is not a journal");
     }
-    if (std::string_view(what) == "undo") {
+    if (kind == "inplace") {
+      // Past the journal, an inplace commit only goes forward.
+      if (exists(path("stage.manifest"))) {
+        auto to = read_manifest_file(path("stage.manifest"));
+        if (!to) {
+          return to.error();
+        }
+        if (auto s = roll_forward(*to); !s) {
+          return s;
+        }
+        if (auto s = finish_inplace(*to); !s) {
+          return s;
+        }
+      } else if (auto s = util::remove_tree(path("stage")); !s) {
+        return s;
+      }
+      m_recovered = "finished an interrupted commit";
+    } else if (kind == "undo") {
       // The swap back happened or not; either way the manifests follow the tree.
       if (swapped) {
         if (auto s = rename_if_present(path("undo.manifest"), path("current")); !s) {

@@ -51,6 +51,12 @@ struct ApplyReport
   std::uint64_t bytes_written = 0;
 };
 
+enum class CommitMode : std::uint8_t
+{
+  atomic,  // the new tree is built whole beside DIR and swapped in at once
+  inplace, // new files are staged, then renamed into place one by one
+};
+
 // Test hook: called at each step of apply and commit with the step's name;
 // a test makes it kill the process to check recovery. Unset in treecast.
 extern std::function<void(const char*)> g_fault_point;
@@ -82,7 +88,8 @@ public:
   // Applies a delta whose header was read: checks DIR for drift, builds the
   // stage, and commits it.
   [[nodiscard]] util::Result<ApplyReport> apply(DeltaReader& reader, const DeltaHeader& header,
-                                                Owners owners, util::Executor& executor);
+                                                Owners owners, CommitMode mode,
+                                                util::Executor& executor);
   // Swaps back the tree kept by the last commit; returns the version DIR
   // holds now.
   [[nodiscard]] util::Result<Manifest> undo();
@@ -94,7 +101,17 @@ private:
   [[nodiscard]] util::Status finish_exchange();
   [[nodiscard]] util::Status discard_stage();
   void load();
-  [[nodiscard]] util::Status check_same_file_system() const;
+  [[nodiscard]] util::Status check_same_file_system(CommitMode mode) const;
+  [[nodiscard]] util::Result<ApplyReport> commit_atomic(DeltaReader& reader, Manifest to,
+                                                        Owners owners, util::Executor& executor,
+                                                        int live, ApplyReport report);
+  [[nodiscard]] util::Result<ApplyReport> commit_inplace(DeltaReader& reader, Manifest to,
+                                                         Owners owners, util::Executor& executor,
+                                                         int live, ApplyReport report);
+  // Renames the staged files of an inplace commit into DIR and fixes what
+  // else differs from stage.manifest; every step can be done again.
+  [[nodiscard]] util::Status roll_forward(const Manifest& to);
+  [[nodiscard]] util::Status finish_inplace(const Manifest& to);
   [[nodiscard]] util::Status save_owners(const char* name, Owners owners) const;
   [[nodiscard]] util::Status save_keys(const std::string& tree, const Manifest& manifest,
                                        const std::string& cache_path, util::Executor& executor);

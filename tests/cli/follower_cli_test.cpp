@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sys/stat.h>
 
 using namespace treecast::test;
 namespace fs = std::filesystem;
@@ -74,6 +75,30 @@ TEST_F(cli_follower, ApplyBringsTheTreeToTheNewVersionAndUndoSwapsBack)
 
   // Back again with the reverse delta.
   ASSERT_EQ(tc_raw({"apply", delta("2", "1"), m_dir}).exit_code, 0);
+  EXPECT_EQ(compare_trees(m_temp / "v1", m_dir), "");
+}
+
+TEST_F(cli_follower, AnInplaceApplyRenamesTheNewFilesIntoTheSameFolder)
+{
+  make_versions();
+  ASSERT_EQ(tc({"checkout", "1", m_dir}).exit_code, 0);
+  struct stat before
+  {};
+  ASSERT_EQ(::stat(m_dir.c_str(), &before), 0);
+  const auto applied = tc_raw({"apply", "--commit", "inplace", delta("1", "2"), m_dir});
+  ASSERT_EQ(applied.exit_code, 0) << applied.err;
+  EXPECT_EQ(compare_trees(m_temp / "v2", m_dir), "");
+  EXPECT_EQ(tc_raw({"verify", m_dir}).exit_code, 0);
+  // The same folder, not a swapped-in one (a mount point stays mounted).
+  struct stat after
+  {};
+  ASSERT_EQ(::stat(m_dir.c_str(), &after), 0);
+  EXPECT_EQ(before.st_ino, after.st_ino);
+  // No old tree is kept, so there is nothing to undo to.
+  const auto undone = tc_raw({"undo", m_dir});
+  EXPECT_EQ(undone.exit_code, 6);
+  // And back, in place too.
+  ASSERT_EQ(tc_raw({"apply", "--commit", "inplace", delta("2", "1"), m_dir}).exit_code, 0);
   EXPECT_EQ(compare_trees(m_temp / "v1", m_dir), "");
 }
 

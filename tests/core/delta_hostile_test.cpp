@@ -74,7 +74,7 @@ protected:
     auto f = core::Follower::open(m_follower, "", core::Create::yes);
     EXPECT_TRUE(f);
     util::SerialExecutor serial;
-    auto r = f->apply(reader, *header, core::Owners::keep, serial);
+    auto r = f->apply(reader, *header, core::Owners::keep, core::CommitMode::atomic, serial);
     EXPECT_FALSE(r) << "the hostile delta was applied";
     return r ? util::make_error(util::Errc::usage, "applied") : r.error();
   }

@@ -32,15 +32,22 @@ protected:
     write_file(tree + "/etc/keep.conf", std::string(4000, 'k'));
     write_file(tree + "/etc/old.conf", "going away\n");
     write_file(tree + "/data/blob", std::string(200000, 'x'));
+    write_file(tree + "/cache/tmp.txt", "gone\n");
     m_a = snapshot_of(tree);
-    fs::copy(tree, m_dir / "a", fs::copy_options::recursive);
+    fs::copy(tree, m_dir / "a", fs::copy_options::recursive | fs::copy_options::copy_symlinks);
     write_file(tree + "/etc/app.conf", "mode = two\n");
     fs::remove(tree + "/etc/old.conf");
     write_file(tree + "/etc/new.conf", "arrived\n");
     write_file(tree + "/data/blob", std::string(200000, 'y'));
     write_file(tree + "/data/more", "more\n");
+    // Types change: a file becomes a folder, a folder a symlink.
+    fs::remove(tree + "/etc/keep.conf");
+    write_file(tree + "/etc/keep.conf/inside", std::string(4000, 'k'));
+    fs::permissions(tree + "/etc/app.conf", fs::perms(0600));
+    fs::remove_all(tree + "/cache");
+    fs::create_symlink("data", tree + "/cache");
     m_b = snapshot_of(tree);
-    fs::copy(tree, m_dir / "b", fs::copy_options::recursive);
+    fs::copy(tree, m_dir / "b", fs::copy_options::recursive | fs::copy_options::copy_symlinks);
 
     util::SerialExecutor serial;
     std::vector<std::uint8_t> bytes;
@@ -67,7 +74,8 @@ protected:
     return dir;
   }
 
-  static util::Status apply(const std::string& dir, const std::string& delta)
+  static util::Status apply(const std::string& dir, const std::string& delta,
+                            core::CommitMode mode = core::CommitMode::atomic)
   {
     util::Fd fd(::open(delta.c_str(), O_RDONLY | O_CLOEXEC));
     auto source = core::file_source(fd);
@@ -81,7 +89,7 @@ protected:
       return f.error();
     }
     util::SerialExecutor serial;
-    auto r = f->apply(reader, *header, core::Owners::keep, serial);
+    auto r = f->apply(reader, *header, core::Owners::keep, mode, serial);
     return r ? util::Status{} : util::Status(r.error());
   }
 
@@ -122,35 +130,59 @@ protected:
     EXPECT_FALSE(fs::exists(f->state() + "/journal")) << where;
   }
 
+  // Kills an apply at each point in turn, on a fresh follower at A each
+  // time; then DIR must be whole, and the follower must carry on.
+  void crash_at_each(core::CommitMode mode, const std::vector<std::pair<const char*, int>>& points)
+  {
+    for (const auto& [point, nth] : points) {
+      const std::string dir = follower_at_a(m_round++);
+      const std::string where = std::string(point) + " #" + std::to_string(nth);
+      ASSERT_TRUE(killed_at(point, nth, [&] { (void)apply(dir, m_delta, mode); })) << where;
+      expect_whole(dir, where);
+      bool at_a = false;
+      {
+        auto f = core::Follower::open(dir, "", core::Create::yes);
+        ASSERT_TRUE(f);
+        at_a = f->current().id == m_a.id;
+      }
+      if (at_a) {
+        auto s = apply(dir, m_delta, mode);
+        ASSERT_TRUE(s) << where << ": " << s.error().message;
+        EXPECT_EQ(test::compare_trees(m_dir / "b", dir), "") << where;
+      }
+    }
+  }
+
   core::Manifest m_a;
   core::Manifest m_b;
   std::string m_delta;
+  int m_round = 0;
 };
 
-TEST_F(FollowerCrashTest, KilledAtAnyStepOfApplyTheTreeIsOneWholeVersion)
+TEST_F(FollowerCrashTest, KilledAtAnyStepOfAnAtomicApplyTheTreeIsOneWholeVersion)
 {
-  const std::pair<const char*, int> points[] = {
-    {"stage created", 1},   {"file written", 1}, {"file written", 2},
-    {"payload read", 1},    {"stage built", 1},  {"stage durable", 1},
-    {"journal written", 1}, {"exchanged", 1},    {"committed", 1},
-  };
-  int round = 0;
-  for (const auto& [point, nth] : points) {
-    const std::string dir = follower_at_a(round++);
-    const std::string where = std::string(point) + " #" + std::to_string(nth);
-    ASSERT_TRUE(killed_at(point, nth, [&] { (void)apply(dir, m_delta); })) << where;
-    expect_whole(dir, where);
-    // And the follower carries on: the same delta applies, or is refused as
-    // already applied.
-    auto f = core::Follower::open(dir, "", core::Create::yes);
-    ASSERT_TRUE(f);
-    if (f->current().id == m_a.id) {
-      f = util::Result<core::Follower>(util::make_error(util::Errc::usage, "closed"));
-      auto s = apply(dir, m_delta);
-      ASSERT_TRUE(s) << where << ": " << s.error().message;
-      EXPECT_EQ(test::compare_trees(m_dir / "b", dir), "") << where;
-    }
-  }
+  crash_at_each(core::CommitMode::atomic, {{"stage created", 1},
+                                           {"file written", 1},
+                                           {"file written", 2},
+                                           {"payload read", 1},
+                                           {"stage built", 1},
+                                           {"stage durable", 1},
+                                           {"journal written", 1},
+                                           {"exchanged", 1},
+                                           {"committed", 1}});
+}
+
+TEST_F(FollowerCrashTest, KilledAtAnyStepOfAnInplaceApplyTheTreeIsOneWholeVersion)
+{
+  crash_at_each(core::CommitMode::inplace, {{"stage created", 1},
+                                            {"file written", 1},
+                                            {"payload read", 1},
+                                            {"stage built", 1},
+                                            {"stage durable", 1},
+                                            {"journal written", 1},
+                                            {"inplace removed", 1},
+                                            {"inplace renamed", 1},
+                                            {"committed", 1}});
 }
 
 TEST_F(FollowerCrashTest, KilledDuringUndoTheTreeIsOneWholeVersion)
