@@ -18,6 +18,12 @@ constexpr std::uint64_t k_candidate_bytes = 256 << 20;
 // A base is added only when it brings this share of the file (in 1/100).
 constexpr std::uint64_t k_min_gain_percent = 5;
 constexpr std::size_t k_max_bases = 4;
+// Small files: chunks of about 256 bytes, A's small files indexed whole when
+// they add up to this much at most.
+constexpr util::ChunkSizes k_small_chunks{64, 256, 2048};
+constexpr std::uint64_t k_small_file = 512 * 1024;
+constexpr std::uint64_t k_small_index_bytes = 16 << 20;
+constexpr std::size_t k_max_small_bases = 2;
 
 std::uint64_t chunk_hash(std::span<const std::uint8_t> chunk)
 {
@@ -148,6 +154,72 @@ util::Result<std::vector<std::size_t>> BaseFinder::find(const Entry& target,
     chosen.push_back(planned);
   }
   // The best base last: nearest the new content, cheapest to refer to.
+  std::reverse(chosen.begin(), chosen.end());
+  return chosen;
+}
+
+util::Result<std::vector<std::size_t>> BaseFinder::find_small(std::span<const std::uint8_t> content)
+{
+  if (!m_small_built) {
+    m_small_built = true;
+    std::uint64_t total = 0;
+    std::vector<std::size_t> files;
+    for (std::size_t i = 0; i < m_from.entries.size(); ++i) {
+      const Entry& e = m_from.entries[i];
+      if (e.type == EntryType::file && e.size > 0 && e.size <= k_small_file &&
+          !compressed_name(e.path)) {
+        files.push_back(i);
+        total += e.size;
+      }
+    }
+    if (total > k_small_index_bytes) {
+      files.clear();
+    }
+    std::vector<std::uint8_t> bytes;
+    for (const std::size_t i : files) {
+      bytes.clear();
+      auto s = m_store.read_object(m_from.entries[i].hash, [&](std::span<const std::uint8_t> data) {
+        bytes.insert(bytes.end(), data.begin(), data.end());
+        return util::Status{};
+      });
+      if (!s) {
+        return s.error();
+      }
+      std::size_t at = 0;
+      for (const std::size_t n : util::chunk_lengths(bytes, k_small_chunks)) {
+        m_small.emplace(chunk_hash(std::span(bytes).subspan(at, n)), i); // first file wins
+        at += n;
+      }
+    }
+  }
+  if (m_small.empty()) {
+    return std::vector<std::size_t>();
+  }
+  // Bytes of content per file of A that holds some of it.
+  std::unordered_map<std::size_t, std::uint64_t> shared;
+  std::size_t at = 0;
+  for (const std::size_t n : util::chunk_lengths(content, k_small_chunks)) {
+    if (const auto found = m_small.find(chunk_hash(content.subspan(at, n)));
+        found != m_small.end()) {
+      shared[found->second] += n;
+    }
+    at += n;
+  }
+  std::vector<std::pair<std::uint64_t, std::size_t>> ranked; // (bytes, file)
+  for (const auto& [file, bytes] : shared) {
+    ranked.emplace_back(bytes, file);
+  }
+  // Most shared first; ties to the first path, so the choice is deterministic.
+  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+  std::vector<std::size_t> chosen;
+  for (const auto& [bytes, file] : ranked) {
+    if (chosen.size() == k_max_small_bases) {
+      break;
+    }
+    chosen.push_back(file);
+  }
   std::reverse(chosen.begin(), chosen.end());
   return chosen;
 }

@@ -30,6 +30,13 @@ public:
                                                             std::size_t planned,
                                                             std::uint64_t max_prefix);
 
+  // Other files of A that small new file target shares content with (a
+  // file made from part of another, a config copied then edited), when A's
+  // small files are few enough to index them all (k_small_index_bytes);
+  // otherwise none. At most two, the one sharing the most last.
+  [[nodiscard]] util::Result<std::vector<std::size_t>> find_small(
+    std::span<const std::uint8_t> content);
+
 private:
   // The sorted chunk hashes of file index of A.
   [[nodiscard]] util::Result<const std::vector<std::uint64_t>*> fingerprint(std::size_t index);
@@ -37,6 +44,9 @@ private:
   const Store& m_store;
   const Manifest& m_from;
   std::unordered_map<std::size_t, std::vector<std::uint64_t>> m_prints;
+  // Chunks of A's small files (find_small): hash -> file, built on first use.
+  bool m_small_built = false;
+  std::unordered_map<std::uint64_t, std::size_t> m_small;
 };
 
 } // namespace treecast::core

@@ -287,6 +287,21 @@ private:
         if (has_base && base_size <= std::max(k_base_size_factor * e.size, k_small_base)) {
           bases.push_back(file.base);
         }
+        // And what shares its content elsewhere in A: a file made from part
+        // of another, a config copied and then edited.
+        auto content = load_content(m_store, e);
+        if (!content) {
+          return content.error();
+        }
+        auto similar = m_finder.find_small((*content)->bytes());
+        if (!similar) {
+          return similar.error();
+        }
+        for (const std::size_t b : *similar) {
+          if (std::find(bases.begin(), bases.end(), b) == bases.end()) {
+            bases.insert(bases.begin(), b);
+          }
+        }
         s = join(batch, "", output, nullptr, bases, k_batch_output, k_batch_prefix);
       } else if (e.size <= k_single_frame_file && base_size <= k_single_frame_base) {
         auto content = load_content(m_store, e);
