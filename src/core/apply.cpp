@@ -130,7 +130,7 @@ util::Result<ApplyReport> Follower::commit_atomic(DeltaReader& reader, Manifest 
                                                   Owners owners, util::Executor& executor, int live,
                                                   ApplyReport report)
 {
-  const Manifest* to = &to_manifest;
+  Manifest* to = &to_manifest;
   const std::string stage_path = path("stage");
   if (auto s = discard_stage(); !s) {
     return s.error();

@@ -1,8 +1,7 @@
 #pragma once
 
 // Pieces of making a delta (delta_write.cpp), internal to src/core: reading
-// a file's content from the store, the record framing, and the MANIFEST
-// section. The layout is in delta_format.hpp.
+// a file's content from the store, and the record framing. The layout is in delta_format.hpp.
 
 #include "core/delta_format.hpp"
 #include "core/manifest.hpp"
@@ -49,10 +48,5 @@ private:
   std::uint64_t m_records = 0;
   std::uint64_t m_bytes = 0;
 };
-
-// The MANIFEST section, before compression: the paths of A that B lacks,
-// then a manifest (B's header) of B's entries that A lacks or holds
-// otherwise, with the folders above them so that it decodes on its own.
-[[nodiscard]] std::vector<std::uint8_t> encode_edits(const Manifest& from, const Manifest& to);
 
 } // namespace treecast::core

@@ -9,7 +9,8 @@
 // Records, in this order:
 //   HEADER    once: channel, from and to (number and id), bytes to write
 //   MANIFEST  one or more: their bodies, joined, are one zstd frame holding
-//             the paths removed from A and B's changed entries
+//             the paths removed from A and B's changed entries, only the
+//             fields that changed (delta_edits.hpp)
 //   COPY      bytes of a file of A appended to a new file of B
 //   FRAME     one zstd frame, decoded against a prefix made of ranges of
 //             files of A, whose output is appended to new files of B
@@ -30,7 +31,7 @@
 namespace treecast::core {
 
 inline constexpr std::uint8_t k_delta_magic[4] = {'T', 'C', 'D', 'L'}; // format
-inline constexpr std::uint8_t k_delta_format = 1;                      // format
+inline constexpr std::uint8_t k_delta_format = 2;                      // format
 
 enum class RecordType : std::uint8_t
 { // format

@@ -26,9 +26,9 @@ struct Range
 class PayloadReader
 {
 public:
-  PayloadReader(DeltaReader::State& st, const Manifest& from, const Manifest& to,
+  PayloadReader(DeltaReader::State& st, const Manifest& from, Manifest& to,
                 DeltaTarget& target)
-    : m_st(st), m_from(from), m_to(to), m_target(target)
+    : m_st(st), m_from(from), m_to(to), m_target(target), m_done(to.entries.size(), false)
   {
     for (const Entry& e : from.entries) {
       if (e.type == EntryType::file) {
@@ -91,14 +91,17 @@ private:
   // the one being written; the file's hash is checked when it is complete.
   util::Status feed(std::size_t index, std::span<const std::uint8_t> data)
   {
-    const Entry& e = m_to.entries[index];
+    Entry& e = m_to.entries[index];
     if (m_current != index) {
       if (m_current != k_none) {
         return m_st.bad(shown(m_current) + " ends after " + std::to_string(m_written) + " of its " +
                         std::to_string(m_to.entries[m_current].size) + " bytes");
       }
-      if (m_held.contains(e.hash) || m_produced.contains(e.hash)) {
-        return m_st.bad("writes " + shown(index) + " again, or content the follower holds");
+      if (!m_st.written[index] || m_done[index]) {
+        return m_st.bad("writes " + shown(index) +
+                        (m_done[index] ? std::string(" again")
+                                       : std::string(", whose content the manifest does not "
+                                                     "leave to the payload")));
       }
       if (auto s = m_target.begin_file(index); !s) {
         return s;
@@ -120,11 +123,15 @@ private:
     if (m_written < e.size) {
       return {};
     }
-    if (m_hasher.digest() != e.hash) {
-      return m_st.bad("the content built for " + shown(index) +
-                      " does not match its hash (corrupt delta, or a base that changed)");
+    // Its hash is what was written; B's id, checked at the end, holds it
+    // to the version the delta was made for.
+    e.hash = m_hasher.digest();
+    if (m_held.contains(e.hash) || m_produced.contains(e.hash)) {
+      return m_st.bad("writes content for " + shown(index) +
+                      " that the follower holds or was written already");
     }
     m_produced.insert(e.hash);
+    m_done[index] = true;
     m_current = k_none;
     return m_target.end_file(index);
   }
@@ -369,7 +376,7 @@ private:
   }
 
   // After END: every new file of B was written, as the header said.
-  util::Status finish() const
+  util::Status finish()
   {
     if (m_current != k_none) {
       return m_st.bad(shown(m_current) + " ends after " + std::to_string(m_written) + " of its " +
@@ -385,10 +392,19 @@ private:
     }
     for (std::size_t i = 0; i < m_to.entries.size(); ++i) {
       const Entry& e = m_to.entries[i];
+      if (m_st.written[i] && !m_done[i]) {
+        return m_st.bad("no content for " + shown(i) + ", which the payload was to write");
+      }
       if (e.type == EntryType::file && e.size > 0 && !m_held.contains(e.hash) &&
           !m_produced.contains(e.hash)) {
         return m_st.bad("no content for " + shown(i));
       }
+    }
+    m_to.id = compute_id(m_to.entries);
+    if (m_to.id != m_st.header.to_id) {
+      return m_st.bad("the version it builds is not v" + std::to_string(m_st.header.to_number) +
+                      " (" + m_st.header.to_id.short_hex() +
+                      "): a new file's content differs (corrupt delta, or a base that changed)");
     }
     return {};
   }
@@ -397,10 +413,11 @@ private:
 
   DeltaReader::State& m_st;
   const Manifest& m_from;
-  const Manifest& m_to;
+  Manifest& m_to;
   DeltaTarget& m_target;
   std::unordered_set<util::Hash128> m_held;     // contents of A
   std::unordered_set<util::Hash128> m_produced; // new contents written
+  std::vector<bool> m_done;                     // per file of B: written
   std::size_t m_current = k_none;               // the new file being written
   std::uint64_t m_written = 0;                  // of it
   util::Hasher m_hasher;                        // of it
@@ -410,7 +427,7 @@ private:
 
 } // namespace
 
-util::Status DeltaReader::read_payload(const Manifest& from, const Manifest& to,
+util::Status DeltaReader::read_payload(const Manifest& from, Manifest& to,
                                        DeltaTarget& target)
 {
   if (!m_state->have_manifest) {

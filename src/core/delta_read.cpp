@@ -5,6 +5,8 @@
 
 #include "delta.hpp"
 #include "delta_stream.hpp"
+
+#include "core/delta_edits.hpp"
 #include "util/bytes.hpp"
 #include "util/file.hpp"
 
@@ -117,63 +119,21 @@ util::Result<Manifest> DeltaReader::read_manifest(const Manifest& from)
   if (!section) {
     return st.bad("MANIFEST: " + section.error().message);
   }
-  util::ByteReader r(*section);
-  const auto removed_count = r.varint_max("removed count", from.entries.size());
-  std::vector<std::string> removed;
-  removed.reserve(removed_count);
-  for (std::uint64_t i = 0; i < removed_count && r.ok(); ++i) {
-    removed.push_back(r.str("removed path", k_max_path));
-    if (r.ok() && i > 0 && !(removed[i - 1] < removed[i])) {
-      r.fail("removed paths not sorted at " + util::quote(removed[i]));
-    } else if (r.ok() && from.find(removed[i]) == nullptr) {
-      r.fail("removes " + util::quote(removed[i]) + ", which the version held here lacks");
-    }
+  auto edits = decode_edits(from, *section, st.origin);
+  if (!edits) {
+    return st.bad(edits.error().message);
   }
-  const auto manifest_length = r.varint_max("manifest length", r.remaining());
-  const auto manifest_bytes = r.bytes("manifest", manifest_length);
-  if (r.ok() && !r.at_end()) {
-    r.fail("trailing bytes");
+  Manifest& to = edits->to;
+  if (to.header.number != h.to_number || to.header.channel != h.channel) {
+    return st.bad("the manifest it builds is v" + std::to_string(to.header.number) + " of " +
+                  to.header.channel + ", not v" + std::to_string(h.to_number) + " of " +
+                  h.channel);
   }
-  if (!r.ok()) {
-    return st.bad("MANIFEST: " + r.error());
-  }
-  auto changed = decode(manifest_bytes, st.origin);
-  if (!changed) {
-    return st.bad("MANIFEST: " + changed.error().message);
-  }
-
-  // B: A without the removed paths, with the changed entries in place.
-  Manifest to;
-  to.header = changed->header;
-  to.entries.reserve(from.entries.size() + changed->entries.size());
-  std::size_t i = 0;
-  std::size_t k = 0;
-  std::size_t gone = 0;
-  auto& c = changed->entries;
-  while (i < from.entries.size() || k < c.size()) {
-    if (i < from.entries.size() && gone < removed.size() && from.entries[i].path == removed[gone]) {
-      ++i;
-      ++gone;
-    } else if (k == c.size() || (i < from.entries.size() && from.entries[i].path < c[k].path)) {
-      to.entries.push_back(from.entries[i++]);
-    } else {
-      if (i < from.entries.size() && from.entries[i].path == c[k].path) {
-        ++i;
-      }
-      to.entries.push_back(std::move(c[k++]));
-    }
-  }
-  to.id = compute_id(to.entries);
-  if (to.id != h.to_id || to.header.number != h.to_number || to.header.channel != h.channel) {
-    return st.bad("the manifest it builds is not v" + std::to_string(h.to_number) + " (" +
-                  h.to_id.short_hex() + ") of " + h.channel);
-  }
-  // The whole of B passes the manifest's own checks (paths, parents).
-  if (auto checked = decode(encode(to), st.origin); !checked) {
-    return st.bad("MANIFEST: " + checked.error().message);
-  }
+  // B's id needs the hashes of the files the payload writes: it is checked
+  // once they are written (read_payload).
+  st.written = std::move(edits->written);
   st.have_manifest = true;
-  return to;
+  return std::move(to);
 }
 
 } // namespace treecast::core

@@ -58,6 +58,7 @@ struct DeltaReader::State
   DeltaHeader header;
   bool have_header = false;
   bool have_manifest = false;
+  std::vector<bool> written; // per file of B: the payload writes it
   // The next record's type and body length, once read.
   bool peeked = false;
   std::uint8_t type = 0;

@@ -4,6 +4,7 @@
 // in plan order.
 
 #include "core/delta_bases.hpp"
+#include "core/delta_edits.hpp"
 #include "core/delta_plan.hpp"
 #include "delta.hpp"
 #include "delta_encode.hpp"
@@ -174,8 +175,12 @@ private:
     if (auto s = m_writer.record(RecordType::header, w.data()); !s) {
       return s;
     }
+    std::vector<bool> written(m_to.entries.size(), false);
+    for (const FilePlan& file : m_targets) {
+      written[file.entry] = true;
+    }
     const std::vector<std::uint8_t> compressed =
-      util::zstd_compress(encode_edits(m_from, m_to), 19);
+      util::zstd_compress(encode_edits(m_from, m_to, written), 19);
     for (std::size_t at = 0; at < compressed.size(); at += k_manifest_piece) {
       const std::size_t n = std::min<std::size_t>(k_manifest_piece, compressed.size() - at);
       if (auto s = m_writer.record(RecordType::manifest, std::span(compressed).subspan(at, n));

@@ -102,7 +102,7 @@ TEST_F(HostileDeltaTest, PathsThatLeaveTheTreeAreRefused)
   for (const std::string path : {"../escape", "/tmp/treecast-escape", "etc/../../escape"}) {
     core::Manifest changed = next({file(path, "evil\n")});
     test::RawDelta raw(m_a, changed, 5, 1);
-    raw.manifest({}, changed);
+    raw.manifest(m_a, changed);
     expect_data_error(refused(raw.finish()), "path");
     expect_untouched();
   }
@@ -119,7 +119,7 @@ TEST_F(HostileDeltaTest, WritingThroughASymlinkIsRefused)
   link.target = m_dir / "outside";
   core::Manifest changed = next({link, file("out/evil", "evil\n")});
   test::RawDelta raw(m_a, changed, 5, 1);
-  raw.manifest({}, changed);
+  raw.manifest(m_a, changed);
   expect_data_error(refused(raw.finish()), "is not under a folder of the manifest");
   expect_untouched();
 }
@@ -136,7 +136,7 @@ TEST_F(HostileDeltaTest, ASymlinkPutInTheTreeByHandIsDriftNotAPath)
   b.entries[1] = file("etc/app.conf", "evil\n");
   b.id = core::compute_id(b.entries);
   test::RawDelta raw(m_a, b, 5, 1);
-  raw.manifest({}, next({m_a.entries[0], b.entries[1]}));
+  raw.manifest(m_a, b, {"etc/app.conf"});
   raw.frame({{1, 5}}, util::zstd_compress(std::vector<std::uint8_t>{'e', 'v', 'i', 'l', '\n'}, 3));
   const util::Error error = refused(raw.finish());
   EXPECT_EQ(error.code, util::Errc::conflict) << error.message;
@@ -149,7 +149,7 @@ TEST_F(HostileDeltaTest, DuplicatePathsAreRefused)
   core::Manifest changed = next({file("etc/app.conf", "one\n"), file("etc/app.conf", "two\n")});
   changed.entries.insert(changed.entries.begin(), m_a.entries[0]);
   test::RawDelta raw(m_a, changed, 8, 2);
-  raw.manifest({}, changed);
+  raw.manifest(m_a, changed);
   expect_data_error(refused(raw.finish()), "duplicate path");
   expect_untouched();
 }
@@ -161,11 +161,11 @@ TEST_F(HostileDeltaTest, AnImpossibleSizeIsRefused)
   core::Manifest changed = next({m_a.entries[0], huge});
   // In the header's byte count, and in a manifest entry.
   test::RawDelta counted(m_a, changed, huge.size, 1);
-  counted.manifest({}, changed);
+  counted.manifest(m_a, changed);
   expect_data_error(refused(counted.finish()), "bytes to write is 9223372036854775808");
   expect_untouched();
   test::RawDelta listed(m_a, changed, 1, 1);
-  listed.manifest({}, changed);
+  listed.manifest(m_a, changed);
   expect_data_error(refused(listed.finish()), "size");
   expect_untouched();
 }
@@ -185,13 +185,13 @@ TEST_F(HostileDeltaTest, ADecompressionBombIsRefusedBeforeItExpands)
   ASSERT_LT(bomb.size(), 64U * 1024);
 
   test::RawDelta lying(m_a, b, 1000, 1);
-  lying.manifest({}, next({m_a.entries[0], b.entries[index]}));
+  lying.manifest(m_a, b, {"etc/zzz"});
   lying.frame({{index, 1000}}, bomb);
   expect_data_error(refused(lying.finish()), "does not declare its 1000 bytes");
   expect_untouched();
 
   test::RawDelta greedy(m_a, b, 64 << 20, 1);
-  greedy.manifest({}, next({m_a.entries[0], b.entries[index]}));
+  greedy.manifest(m_a, b, {"etc/zzz"});
   greedy.frame({{index, 64 << 20}}, bomb);
   expect_data_error(refused(greedy.finish()), "FRAME output of");
   expect_untouched();
@@ -206,7 +206,7 @@ TEST_F(HostileDeltaTest, AHeaderThatMiscountsTheNewFilesIsRefused)
   b.entries.push_back(file("etc/zzz", content));
   core::finalize(b);
   test::RawDelta raw(m_a, b, 1000, 2);
-  raw.manifest({}, next({m_a.entries[0], b.entries[3]}));
+  raw.manifest(m_a, b, {"etc/zzz"});
   raw.frame({{3, 1000}},
             util::zstd_compress(std::vector<std::uint8_t>(content.begin(), content.end()), 3));
   expect_data_error(refused(raw.finish()), "wrote 1 files, the header says 2");
@@ -226,7 +226,7 @@ TEST_F(HostileDeltaTest, AFrameWithExtraBytesAfterItIsRefused)
   const std::uint8_t skippable[] = {0x50, 0x2a, 0x4d, 0x18, 0, 0, 0, 0};
   frame.insert(frame.end(), std::begin(skippable), std::end(skippable));
   test::RawDelta raw(m_a, b, 1000, 1);
-  raw.manifest({}, next({m_a.entries[0], b.entries[3]}));
+  raw.manifest(m_a, b, {"etc/zzz"});
   raw.frame({{3, 1000}}, frame);
   expect_data_error(refused(raw.finish()), "after the end of the frame");
   expect_untouched();

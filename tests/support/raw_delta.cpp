@@ -1,5 +1,9 @@
 #include "support/raw_delta.hpp"
 
+#include "core/delta_edits.hpp"
+
+#include <algorithm>
+
 #include "util/bytes.hpp"
 #include "util/hash.hpp"
 #include "util/zstd.hpp"
@@ -23,17 +27,15 @@ RawDelta::RawDelta(const core::Manifest& from, const core::Manifest& to, std::ui
   record(core::RecordType::header, h.data());
 }
 
-void RawDelta::manifest(const std::vector<std::string>& removed, const core::Manifest& changed)
+void RawDelta::manifest(const core::Manifest& from, const core::Manifest& to,
+                        const std::vector<std::string>& written)
 {
-  util::ByteWriter w;
-  w.varint(removed.size());
-  for (const std::string& path : removed) {
-    w.str(path);
+  std::vector<bool> flags(to.entries.size(), false);
+  for (std::size_t i = 0; i < to.entries.size(); ++i) {
+    flags[i] = std::find(written.begin(), written.end(), to.entries[i].path) != written.end();
   }
-  const auto encoded = core::encode(changed);
-  w.varint(encoded.size());
-  w.bytes(encoded);
-  record(core::RecordType::manifest, util::zstd_compress(w.data(), 3));
+  record(core::RecordType::manifest,
+         util::zstd_compress(core::encode_edits(from, to, flags), 3));
 }
 
 void RawDelta::record(core::RecordType type, const std::vector<std::uint8_t>& body)

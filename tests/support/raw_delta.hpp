@@ -21,9 +21,11 @@ public:
   RawDelta(const core::Manifest& from, const core::Manifest& to, std::uint64_t write_bytes,
            std::uint64_t new_files);
 
-  // MANIFEST: removed paths and a manifest of changed entries, encoded as
-  // given (no validation).
-  void manifest(const std::vector<std::string>& removed, const core::Manifest& changed);
+  // MANIFEST: from A to `to` as given (no validation: duplicate, unsorted or
+  // hostile entries are encoded as they are), the files at the paths in
+  // written left to the payload.
+  void manifest(const core::Manifest& from, const core::Manifest& to,
+                const std::vector<std::string>& written = {});
   // A record of any type with this body.
   void record(core::RecordType type, const std::vector<std::uint8_t>& body);
   // FRAME: no prefix, the outputs (B index, length), and these frame bytes.

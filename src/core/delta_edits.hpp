@@ -1,0 +1,48 @@
+#pragma once
+
+// The MANIFEST section of a delta (format 2): how B differs from A, entry by
+// entry, as compact as the change. man/treecast-formats.5, DELTA, MANIFEST.
+//
+//   varint count, count x string     the paths of A that B lacks, sorted
+//   string channel, varint number, varint parent, u64le time, string message
+//   varint count, count x edit       B's entries that A lacks or holds
+//                                    otherwise, sorted by path
+//   edit := varint shared, string suffix (the path, after the previous edit's)
+//           u8 fields, then the fields it names, in this order:
+//     0x01 type (u8)      0x02 mode      0x04 uid, user, gid, group
+//     0x08 size           0x10 hash128   0x20 target (string)
+//     0x40 mtime: zigzag of the difference from the previous edit's mtime
+//          (the first: from the header's time)
+//     0x80 the content is the payload's: no hash here, the reader computes it
+//   A field not given is A's at the same path; a path new to A gives them
+//   all (type, mode, owner, mtime; size and hash or 0x80 for a file; target
+//   for a symlink).
+
+#include "core/manifest.hpp"
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace treecast::core {
+
+// The section for A -> B; written[i] says that file i of B is written by the
+// payload (its hash is left out).
+[[nodiscard]] std::vector<std::uint8_t> encode_edits(const Manifest& from, const Manifest& to,
+                                                     const std::vector<bool>& written);
+
+struct Edits
+{
+  Manifest to;               // B; the hashes of written files are zero
+  std::vector<bool> written; // per entry of B: its content is the payload's
+};
+
+// Builds B from A and the section; every field is checked, and B passes
+// the manifest's own checks except its id, which needs the payload's
+// hashes. origin names the delta in the manifest checks' messages.
+[[nodiscard]] util::Result<Edits> decode_edits(const Manifest& from,
+                                               std::span<const std::uint8_t> section,
+                                               std::string_view origin);
+
+} // namespace treecast::core
