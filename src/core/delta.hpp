@@ -96,8 +96,7 @@ public:
   // fills in the hashes of the files it writes. When it returns success,
   // each of those was written once, every file of B has content (in A or
   // written), B's id is the header's, and the whole delta's checksum held.
-  [[nodiscard]] util::Status read_payload(const Manifest& from, Manifest& to,
-                                          DeltaTarget& target);
+  [[nodiscard]] util::Status read_payload(const Manifest& from, Manifest& to, DeltaTarget& target);
 
   struct State; // the record stream (delta_stream.hpp)
 

@@ -2,8 +2,10 @@
 
 #include "util/bytes.hpp"
 #include "util/file.hpp"
+#include "util/zstd.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace treecast::core {
 
@@ -55,8 +57,7 @@ std::uint8_t fields_of(const Entry* a, const Entry& b, bool written)
   }
   unsigned f = 0;
   f |= a->mode != b.mode ? k_mode : 0;
-  f |= a->uid != b.uid || a->gid != b.gid || a->user != b.user || a->group != b.group ? k_owner
-                                                                                      : 0;
+  f |= a->uid != b.uid || a->gid != b.gid || a->user != b.user || a->group != b.group ? k_owner : 0;
   f |= a->mtime_ns != b.mtime_ns ? k_mtime : 0;
   if (b.type == EntryType::file) {
     f |= a->size != b.size ? k_size : 0;
@@ -74,6 +75,74 @@ util::Error bad(std::string_view /*origin*/, const std::string& message)
 }
 
 } // namespace
+
+std::vector<std::uint8_t> edits_prefix(const Manifest& from)
+{
+  std::vector<std::uint8_t> prefix;
+  for (const Entry& e : from.entries) {
+    prefix.insert(prefix.end(), e.path.begin(), e.path.end());
+    prefix.push_back('\n');
+    if (prefix.size() > k_max_edits_prefix) {
+      return {};
+    }
+  }
+  return prefix;
+}
+
+std::vector<std::uint8_t> compress_edits(const Manifest& from,
+                                         std::span<const std::uint8_t> section)
+{
+  const std::vector<std::uint8_t> prefix = edits_prefix(from);
+  util::ZstdCompressor compressor(19);
+  if (prefix.empty()) {
+    compressor.begin(section.size());
+  } else {
+    compressor.begin_patch(prefix, section.size());
+  }
+  compressor.pledge(section.size());
+  std::vector<std::uint8_t> out;
+  const util::ByteSink sink = [&](std::span<const std::uint8_t> data) -> util::Status {
+    out.insert(out.end(), data.begin(), data.end());
+    return {};
+  };
+  if (auto s = compressor.update(section, sink); !s) {
+    throw std::logic_error(s.error().message);
+  }
+  if (auto s = compressor.finish(sink); !s) {
+    throw std::logic_error(s.error().message);
+  }
+  return out;
+}
+
+util::Result<std::vector<std::uint8_t>> decompress_edits(const Manifest& from,
+                                                         std::span<const std::uint8_t> compressed,
+                                                         std::uint64_t max_size)
+{
+  const std::vector<std::uint8_t> prefix = edits_prefix(from);
+  util::ZstdDecompressor decompressor;
+  decompressor.one_frame_only();
+  if (prefix.empty()) {
+    decompressor.begin();
+  } else {
+    decompressor.begin_patch(prefix);
+  }
+  std::vector<std::uint8_t> out;
+  auto s = decompressor.update(compressed, [&](std::span<const std::uint8_t> data) -> util::Status {
+    if (out.size() + data.size() > max_size) {
+      return util::make_error(util::Errc::data, "decompressed size exceeds the limit of " +
+                                                  std::to_string(max_size) + " bytes");
+    }
+    out.insert(out.end(), data.begin(), data.end());
+    return {};
+  });
+  if (!s) {
+    return s.error();
+  }
+  if (!decompressor.frame_complete()) {
+    return util::make_error(util::Errc::data, "truncated zstd frame");
+  }
+  return out;
+}
 
 std::vector<std::uint8_t> encode_edits(const Manifest& from, const Manifest& to,
                                        const std::vector<bool>& written)
@@ -200,7 +269,8 @@ util::Result<Edits> decode_edits(const Manifest& from, std::span<const std::uint
     Entry e;
     if (a != nullptr) {
       e = *a;
-    } else if ((f & (k_type | k_mode | k_owner | k_mtime)) != (k_type | k_mode | k_owner | k_mtime)) {
+    } else if ((f & (k_type | k_mode | k_owner | k_mtime)) !=
+               (k_type | k_mode | k_owner | k_mtime)) {
       r.fail("new path " + util::quote(path) + " without all its fields");
       break;
     }

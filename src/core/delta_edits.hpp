@@ -32,6 +32,18 @@ namespace treecast::core {
 [[nodiscard]] std::vector<std::uint8_t> encode_edits(const Manifest& from, const Manifest& to,
                                                      const std::vector<bool>& written);
 
+// What the section is compressed against: A's paths, each followed by a
+// newline, in A's order (empty when that is over k_max_edits_prefix). Both
+// sides hold A, and B's paths are mostly A's.
+inline constexpr std::uint64_t k_max_edits_prefix = std::uint64_t{64} << 20; // format
+[[nodiscard]] std::vector<std::uint8_t> edits_prefix(const Manifest& from);
+
+// The section compressed (zstd level 19, against edits_prefix(from)), and back.
+[[nodiscard]] std::vector<std::uint8_t> compress_edits(const Manifest& from,
+                                                       std::span<const std::uint8_t> section);
+[[nodiscard]] util::Result<std::vector<std::uint8_t>> decompress_edits(
+  const Manifest& from, std::span<const std::uint8_t> compressed, std::uint64_t max_size);
+
 struct Edits
 {
   Manifest to;               // B; the hashes of written files are zero

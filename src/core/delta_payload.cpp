@@ -26,8 +26,7 @@ struct Range
 class PayloadReader
 {
 public:
-  PayloadReader(DeltaReader::State& st, const Manifest& from, Manifest& to,
-                DeltaTarget& target)
+  PayloadReader(DeltaReader::State& st, const Manifest& from, Manifest& to, DeltaTarget& target)
     : m_st(st), m_from(from), m_to(to), m_target(target), m_done(to.entries.size(), false)
   {
     for (const Entry& e : from.entries) {
@@ -427,8 +426,7 @@ private:
 
 } // namespace
 
-util::Status DeltaReader::read_payload(const Manifest& from, Manifest& to,
-                                       DeltaTarget& target)
+util::Status DeltaReader::read_payload(const Manifest& from, Manifest& to, DeltaTarget& target)
 {
   if (!m_state->have_manifest) {
     throw std::logic_error("DeltaReader::read_payload out of order");

@@ -3,10 +3,9 @@
 // sizes of B's files, and every new file against its hash. Nothing here
 // touches a tree: the follower's side is a DeltaTarget.
 
+#include "core/delta_edits.hpp"
 #include "delta.hpp"
 #include "delta_stream.hpp"
-
-#include "core/delta_edits.hpp"
 #include "util/bytes.hpp"
 #include "util/file.hpp"
 
@@ -115,7 +114,7 @@ util::Result<Manifest> DeltaReader::read_manifest(const Manifest& from)
   if (compressed.empty()) {
     return st.bad("no MANIFEST record");
   }
-  auto section = util::zstd_decompress(compressed, k_max_manifest_section);
+  auto section = decompress_edits(from, compressed, k_max_manifest_section);
   if (!section) {
     return st.bad("MANIFEST: " + section.error().message);
   }
@@ -126,8 +125,7 @@ util::Result<Manifest> DeltaReader::read_manifest(const Manifest& from)
   Manifest& to = edits->to;
   if (to.header.number != h.to_number || to.header.channel != h.channel) {
     return st.bad("the manifest it builds is v" + std::to_string(to.header.number) + " of " +
-                  to.header.channel + ", not v" + std::to_string(h.to_number) + " of " +
-                  h.channel);
+                  to.header.channel + ", not v" + std::to_string(h.to_number) + " of " + h.channel);
   }
   // B's id needs the hashes of the files the payload writes: it is checked
   // once they are written (read_payload).

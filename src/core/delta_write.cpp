@@ -180,7 +180,7 @@ private:
       written[file.entry] = true;
     }
     const std::vector<std::uint8_t> compressed =
-      util::zstd_compress(encode_edits(m_from, m_to, written), 19);
+      compress_edits(m_from, encode_edits(m_from, m_to, written));
     for (std::size_t at = 0; at < compressed.size(); at += k_manifest_piece) {
       const std::size_t n = std::min<std::size_t>(k_manifest_piece, compressed.size() - at);
       if (auto s = m_writer.record(RecordType::manifest, std::span(compressed).subspan(at, n));

@@ -1,12 +1,11 @@
 #include "support/raw_delta.hpp"
 
 #include "core/delta_edits.hpp"
-
-#include <algorithm>
-
 #include "util/bytes.hpp"
 #include "util/hash.hpp"
 #include "util/zstd.hpp"
+
+#include <algorithm>
 
 namespace treecast::test {
 
@@ -35,7 +34,7 @@ void RawDelta::manifest(const core::Manifest& from, const core::Manifest& to,
     flags[i] = std::find(written.begin(), written.end(), to.entries[i].path) != written.end();
   }
   record(core::RecordType::manifest,
-         util::zstd_compress(core::encode_edits(from, to, flags), 3));
+         core::compress_edits(from, core::encode_edits(from, to, flags)));
 }
 
 void RawDelta::record(core::RecordType type, const std::vector<std::uint8_t>& body)
