@@ -165,18 +165,7 @@ util::Result<ApplyReport> Follower::commit_atomic(DeltaReader& reader, Manifest 
 
   // Every other entry: from DIR (linked when nothing about it changes,
   // else copied), from a file the delta wrote, or made anew.
-  std::unordered_map<util::Hash128, std::string> in_a;
-  for (const Entry& e : m_current.entries) {
-    if (e.type == EntryType::file) {
-      in_a.emplace(e.hash, e.path);
-    }
-  }
-  std::unordered_map<util::Hash128, std::string> in_b; // written by the delta
-  for (std::size_t i = 0; i < to->entries.size(); ++i) {
-    if (target.written()[i]) {
-      in_b.emplace(to->entries[i].hash, to->entries[i].path);
-    }
-  }
+  const auto in_a = paths_by_hash(m_current);
   for (std::size_t i = 0; i < to->entries.size(); ++i) {
     const Entry& e = to->entries[i];
     if (e.type == EntryType::directory) {
@@ -214,8 +203,8 @@ util::Result<ApplyReport> Follower::commit_atomic(DeltaReader& reader, Manifest 
           return fail(s.error());
         }
         report.copied += 1;
-      } else if (const auto b = in_b.find(e.hash); b != in_b.end()) {
-        if (auto s = copy_file(stage.get(), b->second, parent->get(), name, shown); !s) {
+      } else if (const std::string* b = target.staged_with(e.hash)) {
+        if (auto s = copy_file(stage.get(), *b, parent->get(), name, shown); !s) {
           return fail(s.error());
         }
         report.copied += 1;

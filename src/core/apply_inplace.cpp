@@ -71,18 +71,7 @@ util::Result<ApplyReport> Follower::commit_inplace(DeltaReader& reader, Manifest
 
   // Everything else that is not already in place is staged too: moved or
   // copied content, new empty files, new or changed symlinks.
-  std::unordered_map<util::Hash128, std::string> in_a;
-  for (const Entry& e : m_current.entries) {
-    if (e.type == EntryType::file) {
-      in_a.emplace(e.hash, e.path);
-    }
-  }
-  std::unordered_map<util::Hash128, std::size_t> in_b; // written by the delta
-  for (std::size_t i = 0; i < to.entries.size(); ++i) {
-    if (target.written()[i]) {
-      in_b.emplace(to.entries[i].hash, i);
-    }
-  }
+  const auto in_a = paths_by_hash(m_current);
   for (std::size_t i = 0; i < to.entries.size(); ++i) {
     const Entry& e = to.entries[i];
     const Entry* old = m_current.find(e.path);
@@ -110,8 +99,8 @@ util::Result<ApplyReport> Follower::commit_inplace(DeltaReader& reader, Manifest
         util::Fd fd(::openat(stage.get(), name.c_str(),
                              O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
         s = fd ? util::Status{} : util::io_error(shown, "cannot create in the stage", errno);
-      } else if (const auto b = in_b.find(e.hash); b != in_b.end()) {
-        s = copy_file(stage.get(), std::to_string(b->second), stage.get(), name, shown);
+      } else if (const std::string* b = target.staged_with(e.hash)) {
+        s = copy_file(stage.get(), *b, stage.get(), name, shown);
       } else if (const auto a = in_a.find(e.hash); a != in_a.end()) {
         s = copy_file(live, a->second, stage.get(), name, shown);
       } else {

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <string>
 #include <unistd.h>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -30,6 +31,18 @@ enum class StageLayout : std::uint8_t
 inline std::string staged_name(StageLayout layout, std::size_t index, const Entry& entry)
 {
   return layout == StageLayout::tree ? entry.path : std::to_string(index);
+}
+
+// The first path (in manifest order) of each content among m's files.
+inline std::unordered_map<util::Hash128, std::string> paths_by_hash(const Manifest& m)
+{
+  std::unordered_map<util::Hash128, std::string> out;
+  for (const Entry& e : m.entries) {
+    if (e.type == EntryType::file) {
+      out.emplace(e.hash, e.path);
+    }
+  }
+  return out;
 }
 
 inline void fault(const char* point)
@@ -122,12 +135,20 @@ public:
   {
     m_out.reset();
     m_written[index] = true;
+    // Its hash is known now (DeltaReader fills it in before this call).
+    m_by_hash.emplace(m_to.entries[index].hash, staged_name(m_layout, index, m_to.entries[index]));
     m_count += 1;
     fault("file written");
     return {};
   }
 
   const std::vector<bool>& written() const { return m_written; }
+  // The name in the stage of a written file with this content, if any.
+  const std::string* staged_with(const util::Hash128& hash) const
+  {
+    const auto found = m_by_hash.find(hash);
+    return found == m_by_hash.end() ? nullptr : &found->second;
+  }
   std::size_t count() const { return m_count; }
   std::uint64_t bytes() const { return m_bytes; }
 
@@ -139,6 +160,7 @@ private:
   const Manifest& m_to;
   StageLayout m_layout;
   std::vector<bool> m_written;
+  std::unordered_map<util::Hash128, std::string> m_by_hash; // written files
   util::Fd m_base; // the base file last read, and its index
   std::vector<std::uint8_t> m_buffer;
   std::size_t m_base_index = SIZE_MAX;

@@ -23,26 +23,6 @@ enum Field : std::uint8_t
   k_written = 0x80,
 };
 
-std::uint64_t zigzag(std::int64_t value)
-{
-  return (static_cast<std::uint64_t>(value) << 1) ^ static_cast<std::uint64_t>(value >> 63);
-}
-
-std::int64_t unzigzag(std::uint64_t value)
-{
-  return static_cast<std::int64_t>(value >> 1) ^ -static_cast<std::int64_t>(value & 1);
-}
-
-std::size_t common_prefix(std::string_view a, std::string_view b)
-{
-  const std::size_t n = std::min(a.size(), b.size());
-  std::size_t i = 0;
-  while (i < n && a[i] == b[i]) {
-    ++i;
-  }
-  return i;
-}
-
 // The fields of b to write, given A's entry at its path (or none).
 std::uint8_t fields_of(const Entry* a, const Entry& b, bool written)
 {
@@ -176,7 +156,7 @@ std::vector<std::uint8_t> encode_edits(const Manifest& from, const Manifest& to,
       continue;
     }
     count += 1;
-    const std::size_t shared = common_prefix(previous_path, b.path);
+    const std::size_t shared = util::common_prefix(previous_path, b.path);
     edits.varint(shared);
     edits.str(std::string_view(b.path).substr(shared));
     previous_path = b.path;
@@ -203,7 +183,7 @@ std::vector<std::uint8_t> encode_edits(const Manifest& from, const Manifest& to,
       edits.str(b.target);
     }
     if (f & k_mtime) {
-      edits.varint(zigzag(b.mtime_ns - previous_mtime));
+      edits.varint(util::zigzag(b.mtime_ns - previous_mtime));
       previous_mtime = b.mtime_ns;
     }
   }
@@ -346,7 +326,7 @@ util::Result<Edits> decode_edits(const Manifest& from, std::span<const std::uint
     if (f & k_mtime) {
       previous_mtime =
         static_cast<std::int64_t>(static_cast<std::uint64_t>(previous_mtime) +
-                                  static_cast<std::uint64_t>(unzigzag(r.varint("mtime"))));
+                                  static_cast<std::uint64_t>(util::unzigzag(r.varint("mtime"))));
       e.mtime_ns = previous_mtime;
     }
     if (a != nullptr && f == 0) {

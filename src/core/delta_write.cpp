@@ -8,6 +8,7 @@
 #include "core/delta_plan.hpp"
 #include "delta.hpp"
 #include "delta_encode.hpp"
+#include "delta_units.hpp"
 #include "util/bytes.hpp"
 #include "util/chunker.hpp"
 #include "util/content.hpp"
@@ -46,71 +47,6 @@ constexpr int k_fast_level = 12;
 static_assert(k_single_frame_file <= k_max_frame_output);
 static_assert(k_batch_prefix <= k_max_frame_prefix && k_single_frame_base <= k_max_frame_prefix);
 static_assert(k_chunk_prefix + 2 * k_chunk_margin <= k_max_frame_prefix);
-
-// Calls f(offset, chunk) for each content-defined chunk of content, read
-// in blocks: resident memory stays a few MiB whatever its size.
-template <class F>
-util::Status for_each_chunk(const util::Content& content, F f)
-{
-  constexpr std::uint64_t k_block = 8 << 20;
-  const util::ChunkSizes sizes;
-  std::vector<std::uint8_t> buffer;
-  std::uint64_t read = 0;  // bytes of content read so far
-  std::uint64_t start = 0; // content offset of buffer[0]
-  for (;;) {
-    const std::uint64_t n = std::min(k_block, content.size() - read);
-    const std::size_t at = buffer.size();
-    buffer.resize(at + n);
-    if (auto s = content.read(read, std::span(buffer).subspan(at)); !s) {
-      return s;
-    }
-    read += n;
-    const bool last = read == content.size();
-    std::size_t pos = 0;
-    // Cut while a whole chunk's worth is there (or this is the end).
-    while (pos < buffer.size() && (last || buffer.size() - pos >= sizes.max)) {
-      const std::size_t length = util::next_chunk(std::span(buffer).subspan(pos), sizes);
-      f(start + pos, std::span<const std::uint8_t>(buffer).subspan(pos, length));
-      pos += length;
-    }
-    buffer.erase(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(pos));
-    start += pos;
-    if (last) {
-      return {};
-    }
-  }
-}
-
-struct Range
-{
-  std::size_t index = 0; // a file of A (prefix, copy source) or of B (output)
-  std::uint64_t offset = 0;
-  std::uint64_t length = 0;
-};
-
-struct Unit
-{
-  RecordType type = RecordType::frame;
-  std::vector<Range> prefix;  // FRAME: ranges of A's files; COPY: the source
-  std::vector<Range> outputs; // FRAME: ranges of B's files, in order; COPY: the one target
-  int level = 0;
-  // Contents already loaded, read instead of the store: the base of a
-  // chunked file (its one prefix range), and per output its file of B
-  // (null: read from the store).
-  std::shared_ptr<const util::Content> base;
-  std::vector<std::shared_ptr<const util::Content>> inputs;
-  std::vector<std::uint8_t> body; // the record's body, once built
-  util::Status status;
-
-  std::uint64_t output_bytes() const
-  {
-    std::uint64_t total = 0;
-    for (const Range& r : outputs) {
-      total += r.length;
-    }
-    return total;
-  }
-};
 
 class DeltaMaker
 {
@@ -350,7 +286,8 @@ private:
     std::shared_ptr<const util::Content> base;
     std::uint64_t old_size = 0;
     // Chunks of the base by content (the first of equal chunks wins).
-    std::unordered_map<util::Hash128, std::uint64_t> known;
+    // Chunks of the base by content, with every place each occurs.
+    std::unordered_map<util::Hash128, std::vector<std::uint64_t>> known;
     if (file.base != k_no_base) {
       auto loaded = load_content(m_store, m_from.entries[file.base]);
       if (!loaded) {
@@ -359,7 +296,7 @@ private:
       base = std::move(*loaded);
       old_size = base->size();
       auto s = for_each_chunk(*base, [&](std::uint64_t at, std::span<const std::uint8_t> chunk) {
-        known.emplace(util::hash_bytes(chunk), at);
+        known[util::hash_bytes(chunk)].push_back(at); // ascending
       });
       if (!s) {
         return s;
@@ -372,16 +309,37 @@ private:
       std::uint64_t base_offset; // UINT64_MAX: not in the base
     };
     std::vector<Chunk> chunks;
+    // Content that repeats (a disk image, logs) occurs in many places: take
+    // the one that keeps the file's alignment with the base (where the last
+    // match leads), so copies stay long and the base around a new run is
+    // its true counterpart.
+    std::int64_t shift = 0; // base offset minus new offset, at the last match
     auto walked =
       for_each_chunk(**target, [&](std::uint64_t at, std::span<const std::uint8_t> chunk) {
         const auto found = known.find(util::hash_bytes(chunk));
-        chunks.push_back({at, chunk.size(), found == known.end() ? UINT64_MAX : found->second});
+        if (found == known.end()) {
+          chunks.push_back({at, chunk.size(), UINT64_MAX});
+          return;
+        }
+        const auto& places = found->second;
+        const std::int64_t expected = static_cast<std::int64_t>(at) + shift;
+        auto next = std::lower_bound(
+          places.begin(), places.end(), expected,
+          [](std::uint64_t p, std::int64_t want) { return static_cast<std::int64_t>(p) < want; });
+        if (next == places.end() ||
+            (next != places.begin() && expected - static_cast<std::int64_t>(*std::prev(next)) <
+                                         static_cast<std::int64_t>(*next) - expected)) {
+          next = std::prev(next);
+        }
+        shift = static_cast<std::int64_t>(*next) - static_cast<std::int64_t>(at);
+        chunks.push_back({at, chunk.size(), *next});
       });
     if (!walked) {
       return walked;
     }
     known = {};
     std::uint64_t base_after = 0; // in the base, just after the last copy
+    std::int64_t copy_shift = 0;  // its base offset minus its offset in the file
     for (std::size_t c = 0; c < chunks.size();) {
       if (chunks[c].base_offset != UINT64_MAX) {
         // A copy, as long as the chunks that follow are contiguous in the base too.
@@ -398,6 +356,8 @@ private:
           {file.entry, chunks[c - 1].offset + chunks[c - 1].length - length, length});
         m_report.copied_bytes += length;
         base_after = from_offset + length;
+        copy_shift = static_cast<std::int64_t>(from_offset) -
+                     static_cast<std::int64_t>(copy.outputs[0].offset);
         if (auto s = add(std::move(copy)); !s) {
           return s;
         }
@@ -427,8 +387,12 @@ private:
             break;
           }
         }
-        if (hi <= lo) {
-          lo = std::min<std::uint64_t>(start, old_size);
+        if (hi <= lo || hi - lo > k_chunk_prefix) {
+          // No sensible span between the copies: the run's place if the
+          // alignment of the last copy holds.
+          const std::int64_t guess = static_cast<std::int64_t>(start) + copy_shift;
+          lo = std::min<std::uint64_t>(static_cast<std::uint64_t>(std::max<std::int64_t>(guess, 0)),
+                                       old_size);
           hi = std::min<std::uint64_t>(lo + length, old_size);
         }
         lo = lo > k_chunk_margin ? lo - k_chunk_margin : 0;
@@ -457,7 +421,8 @@ private:
 
   util::Status run_window()
   {
-    m_executor.for_each(m_window.size(), [&](std::size_t i) { build(m_window[i]); });
+    m_executor.for_each(m_window.size(),
+                        [&](std::size_t i) { build_unit(m_store, m_from, m_to, m_window[i]); });
     for (Unit& unit : m_window) {
       if (!unit.status) {
         return unit.status;
@@ -470,98 +435,6 @@ private:
     m_window.clear();
     m_window_input = 0;
     return {};
-  }
-
-  // Builds a unit's record body on an executor thread.
-  void build(Unit& unit)
-  {
-    util::ByteWriter meta;
-    if (unit.type == RecordType::copy) {
-      meta.varint(unit.outputs[0].index);
-      meta.varint(unit.prefix[0].index);
-      meta.varint(unit.prefix[0].offset);
-      meta.varint(unit.prefix[0].length);
-      unit.body = meta.take();
-      return;
-    }
-    meta.varint(unit.prefix.size());
-    for (const Range& r : unit.prefix) {
-      meta.varint(r.index);
-      meta.varint(r.offset);
-      meta.varint(r.length);
-    }
-    meta.varint(unit.outputs.size());
-    for (const Range& r : unit.outputs) {
-      meta.varint(r.index);
-      meta.varint(r.length);
-    }
-    util::ByteWriter head;
-    head.varint(meta.size());
-    head.bytes(meta.data());
-    unit.body = head.take();
-
-    // The prefix: ranges of the bases, read and joined (a loaded base is
-    // read by range; others are loaded from the store).
-    std::vector<std::uint8_t> prefix;
-    for (const Range& r : unit.prefix) {
-      std::shared_ptr<const util::Content> content = unit.base;
-      if (!content) {
-        auto loaded = load_content(m_store, m_from.entries[r.index]);
-        if (!loaded) {
-          unit.status = loaded.error();
-          return;
-        }
-        content = std::move(*loaded);
-      }
-      const std::size_t at = prefix.size();
-      prefix.resize(at + r.length);
-      if (auto s = content->read(r.offset, std::span(prefix).subspan(at)); !s) {
-        unit.status = s;
-        return;
-      }
-    }
-    const std::uint64_t total = unit.output_bytes();
-    util::ZstdCompressor compressor(unit.level);
-    if (prefix.empty()) {
-      compressor.begin(total);
-    } else {
-      compressor.begin_patch(prefix, total);
-    }
-    compressor.pledge(total);
-    const util::ByteSink sink = [&](std::span<const std::uint8_t> data) -> util::Status {
-      unit.body.insert(unit.body.end(), data.begin(), data.end());
-      return {};
-    };
-    for (std::size_t k = 0; k < unit.outputs.size(); ++k) {
-      const Range& r = unit.outputs[k];
-      std::shared_ptr<const util::Content> content =
-        k < unit.inputs.size() ? unit.inputs[k] : nullptr;
-      if (!content) {
-        auto loaded = load_content(m_store, m_to.entries[r.index]);
-        if (!loaded) {
-          unit.status = loaded.error();
-          return;
-        }
-        content = std::move(*loaded);
-      }
-      auto input = content->in_memory()
-                     ? util::Result<std::vector<std::uint8_t>>(std::vector<std::uint8_t>())
-                     : content->read(r.offset, r.length);
-      if (!input) {
-        unit.status = input.error();
-        return;
-      }
-      const auto bytes =
-        content->in_memory() ? content->bytes().subspan(r.offset, r.length) : std::span(*input);
-      if (auto s = compressor.update(bytes, sink); !s) {
-        unit.status = s;
-        return;
-      }
-    }
-    unit.status = compressor.finish(sink);
-    // Loaded contents are let go as soon as the frame is made.
-    unit.base.reset();
-    unit.inputs.clear();
   }
 
   const Store& m_store;

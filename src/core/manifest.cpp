@@ -25,26 +25,6 @@ constexpr std::uint8_t k_version = 1;
 // mode, uid, user, gid, group.
 constexpr std::size_t k_min_entry_bytes = 9;
 
-std::uint64_t zigzag(std::int64_t value)
-{
-  return (static_cast<std::uint64_t>(value) << 1) ^ static_cast<std::uint64_t>(value >> 63);
-}
-
-std::int64_t unzigzag(std::uint64_t value)
-{
-  return static_cast<std::int64_t>(value >> 1) ^ -static_cast<std::int64_t>(value & 1);
-}
-
-std::size_t common_prefix(std::string_view a, std::string_view b)
-{
-  const std::size_t n = std::min(a.size(), b.size());
-  std::size_t i = 0;
-  while (i < n && a[i] == b[i]) {
-    ++i;
-  }
-  return i;
-}
-
 util::ByteWriter encode_entries(const std::vector<Entry>& entries)
 {
   util::ByteWriter w;
@@ -52,7 +32,7 @@ util::ByteWriter encode_entries(const std::vector<Entry>& entries)
   w.varint(entries.size());
   std::string_view previous;
   for (const Entry& e : entries) {
-    const std::size_t shared = common_prefix(previous, e.path);
+    const std::size_t shared = util::common_prefix(previous, e.path);
     w.varint(shared);
     w.str(std::string_view(e.path).substr(shared));
     w.u8(static_cast<std::uint8_t>(e.type));
@@ -168,7 +148,7 @@ std::vector<std::uint8_t> encode(const Manifest& manifest)
   util::ByteWriter info;
   info.varint(manifest.entries.size());
   for (const Entry& e : manifest.entries) {
-    info.varint(zigzag(e.mtime_ns));
+    info.varint(util::zigzag(e.mtime_ns));
   }
 
   util::ByteWriter out;
@@ -304,7 +284,7 @@ util::Result<Manifest> decode(std::span<const std::uint8_t> bytes, std::string_v
       entry.path.append(suffix);
       // Canonical: the shared prefix is always the longest one, so one tree
       // has one encoding and one id.
-      if (e.ok() && i > 0 && common_prefix(previous, entry.path) != shared) {
+      if (e.ok() && i > 0 && util::common_prefix(previous, entry.path) != shared) {
         e.fail("path prefix of " + util::quote(entry.path) + " is not the longest shared one");
       }
       const auto type = e.u8("type");
@@ -374,7 +354,7 @@ util::Result<Manifest> decode(std::span<const std::uint8_t> bytes, std::string_v
                 std::to_string(m.entries.size()));
     }
     for (Entry& entry : m.entries) {
-      entry.mtime_ns = unzigzag(info.varint("mtime"));
+      entry.mtime_ns = util::unzigzag(info.varint("mtime"));
     }
     if (info.ok() && !info.at_end()) {
       info.fail("trailing bytes in info");

@@ -6,6 +6,7 @@
 // read checks what is left, and the first failure is kept (sticky) with the
 // name of the field, so decoders read linearly and test ok() once per record.
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -13,6 +14,27 @@
 #include <vector>
 
 namespace treecast::util {
+
+// Signed integers in varints: 0, -1, 1, -2 ... as 0, 1, 2, 3 ...
+[[nodiscard]] inline std::uint64_t zigzag(std::int64_t value)
+{
+  return (static_cast<std::uint64_t>(value) << 1) ^ static_cast<std::uint64_t>(value >> 63);
+}
+[[nodiscard]] inline std::int64_t unzigzag(std::uint64_t value)
+{
+  return static_cast<std::int64_t>(value >> 1) ^ -static_cast<std::int64_t>(value & 1);
+}
+// The length of the longest common prefix (paths prefix-compressed against
+// the previous one).
+[[nodiscard]] inline std::size_t common_prefix(std::string_view a, std::string_view b)
+{
+  const std::size_t n = std::min(a.size(), b.size());
+  std::size_t i = 0;
+  while (i < n && a[i] == b[i]) {
+    ++i;
+  }
+  return i;
+}
 
 class ByteWriter
 {

@@ -50,6 +50,18 @@ protected:
     return b;
   }
 
+  // A with one more file, etc/zzz (entry 3: etc, etc/app.conf,
+  // etc/other.conf, etc/zzz), which the payload is to write.
+  core::Manifest with_zzz(const std::string& content) const
+  {
+    core::Manifest b = m_a;
+    b.header.number += 1;
+    b.header.parent = m_a.header.number;
+    b.entries.push_back(file("etc/zzz", content));
+    core::finalize(b);
+    return b;
+  }
+
   core::Entry file(const std::string& path, const std::string& content) const
   {
     core::Entry e = *m_a.find("etc/app.conf");
@@ -174,11 +186,7 @@ TEST_F(HostileDeltaTest, ADecompressionBombIsRefusedBeforeItExpands)
 {
   // One new file of 1000 bytes, and a frame that would decode to 64 MiB.
   const std::string content(1000, 'z');
-  core::Manifest b = m_a;
-  b.header.number += 1;
-  b.header.parent = m_a.header.number;
-  b.entries.push_back(file("etc/zzz", content));
-  core::finalize(b);
+  const core::Manifest b = with_zzz(content);
   const std::size_t index = 3; // etc, etc/app.conf, etc/other.conf, etc/zzz
   ASSERT_EQ(b.entries[index].path, "etc/zzz");
   const auto bomb = util::zstd_compress(std::vector<std::uint8_t>(64 << 20, 0), 19);
@@ -200,11 +208,7 @@ TEST_F(HostileDeltaTest, ADecompressionBombIsRefusedBeforeItExpands)
 TEST_F(HostileDeltaTest, AHeaderThatMiscountsTheNewFilesIsRefused)
 {
   const std::string content(1000, 'z');
-  core::Manifest b = m_a;
-  b.header.number += 1;
-  b.header.parent = m_a.header.number;
-  b.entries.push_back(file("etc/zzz", content));
-  core::finalize(b);
+  const core::Manifest b = with_zzz(content);
   test::RawDelta raw(m_a, b, 1000, 2);
   raw.manifest(m_a, b, {"etc/zzz"});
   raw.frame({{3, 1000}},
@@ -216,11 +220,7 @@ TEST_F(HostileDeltaTest, AHeaderThatMiscountsTheNewFilesIsRefused)
 TEST_F(HostileDeltaTest, AFrameWithExtraBytesAfterItIsRefused)
 {
   const std::string content(1000, 'z');
-  core::Manifest b = m_a;
-  b.header.number += 1;
-  b.header.parent = m_a.header.number;
-  b.entries.push_back(file("etc/zzz", content));
-  core::finalize(b);
+  const core::Manifest b = with_zzz(content);
   auto frame = util::zstd_compress(std::vector<std::uint8_t>(content.begin(), content.end()), 3);
   // A skippable frame (magic 0x184D2A50, 4 bytes of length, then nothing).
   const std::uint8_t skippable[] = {0x50, 0x2a, 0x4d, 0x18, 0, 0, 0, 0};

@@ -1,0 +1,92 @@
+#pragma once
+
+// The units a delta is made of (delta_write.cpp plans them): a COPY or a
+// FRAME record each, and building a unit's record body, which runs on the
+// executor's threads. Internal to src/core.
+
+#include "core/delta_encode.hpp"
+#include "core/delta_format.hpp"
+#include "core/manifest.hpp"
+#include "core/store.hpp"
+#include "util/chunker.hpp"
+#include "util/content.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+namespace treecast::core {
+
+// Calls f(offset, chunk) for each content-defined chunk of content, read
+// in blocks: resident memory stays a few MiB whatever its size.
+template <class F>
+util::Status for_each_chunk(const util::Content& content, F f)
+{
+  constexpr std::uint64_t k_block = 8 << 20;
+  const util::ChunkSizes sizes;
+  std::vector<std::uint8_t> buffer;
+  std::uint64_t read = 0;  // bytes of content read so far
+  std::uint64_t start = 0; // content offset of buffer[0]
+  for (;;) {
+    const std::uint64_t n = std::min(k_block, content.size() - read);
+    const std::size_t at = buffer.size();
+    buffer.resize(at + n);
+    if (auto s = content.read(read, std::span(buffer).subspan(at)); !s) {
+      return s;
+    }
+    read += n;
+    const bool last = read == content.size();
+    std::size_t pos = 0;
+    // Cut while a whole chunk's worth is there (or this is the end).
+    while (pos < buffer.size() && (last || buffer.size() - pos >= sizes.max)) {
+      const std::size_t length = util::next_chunk(std::span(buffer).subspan(pos), sizes);
+      f(start + pos, std::span<const std::uint8_t>(buffer).subspan(pos, length));
+      pos += length;
+    }
+    buffer.erase(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(pos));
+    start += pos;
+    if (last) {
+      return {};
+    }
+  }
+}
+
+struct Range
+{
+  std::size_t index = 0; // a file of A (prefix, copy source) or of B (output)
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+};
+
+struct Unit
+{
+  RecordType type = RecordType::frame;
+  std::vector<Range> prefix;  // FRAME: ranges of A's files; COPY: the source
+  std::vector<Range> outputs; // FRAME: ranges of B's files, in order; COPY: the one target
+  int level = 0;
+  // Contents already loaded, read instead of the store: the base of a
+  // chunked file (its one prefix range), and per output its file of B
+  // (null: read from the store).
+  std::shared_ptr<const util::Content> base;
+  std::vector<std::shared_ptr<const util::Content>> inputs;
+  std::vector<std::uint8_t> body; // the record's body, once built
+  util::Status status;
+
+  std::uint64_t output_bytes() const
+  {
+    std::uint64_t total = 0;
+    for (const Range& r : outputs) {
+      total += r.length;
+    }
+    return total;
+  }
+};
+
+// Builds unit's record body (COPY: the four fields; FRAME: meta, then the
+// zstd frame of its outputs against its prefix), reading contents from
+// store (or the unit's loaded ones). On an executor thread; errors go to
+// unit.status.
+void build_unit(const Store& store, const Manifest& from, const Manifest& to, Unit& unit);
+
+} // namespace treecast::core
