@@ -237,6 +237,13 @@ util::Result<Edits> decode_edits(const Manifest& from, std::span<const std::uint
     const auto suffix = r.str_view("path", k_max_path);
     std::string path = previous_path.substr(0, shared);
     path.append(suffix);
+    // Canonical: the shared prefix is always the longest one.
+    if (r.ok() && i > 0 && util::common_prefix(previous_path, path) != shared) {
+      r.fail("path prefix of " + util::quote(path) + " is not the longest shared one");
+    }
+    if (r.ok() && std::binary_search(removed.begin(), removed.end(), path)) {
+      r.fail(util::quote(path) + " both removed and edited");
+    }
     if (r.ok() && i > 0 && !(previous_path < path)) {
       r.fail(path == previous_path ? "duplicate path " + util::quote(path)
                                    : "edits not sorted at " + util::quote(path));
@@ -365,9 +372,6 @@ util::Result<Edits> decode_edits(const Manifest& from, std::span<const std::uint
       out.written.push_back(false);
     } else {
       if (i < a.size() && a[i].path == changed[k].path) {
-        if (gone < removed.size() && removed[gone] == a[i].path) {
-          return bad(origin, util::quote(a[i].path) + " both removed and edited");
-        }
         ++i;
       }
       entries.push_back(std::move(changed[k]));

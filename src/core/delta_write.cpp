@@ -238,11 +238,16 @@ private:
         if (!similar) {
           return similar.error();
         }
+        // Prefix order: the similar files (best last), then the base by
+        // name, nearest the new content.
+        std::vector<std::size_t> ordered;
         for (const std::size_t b : *similar) {
           if (std::find(bases.begin(), bases.end(), b) == bases.end()) {
-            bases.insert(bases.begin(), b);
+            ordered.push_back(b);
           }
         }
+        ordered.insert(ordered.end(), bases.begin(), bases.end());
+        bases = std::move(ordered);
         s = join(batch, "", output, nullptr, bases, k_batch_output, k_batch_prefix);
       } else if (e.size <= k_single_frame_file && base_size <= k_single_frame_base) {
         auto content = load_content(m_store, e);

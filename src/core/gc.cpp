@@ -1,5 +1,6 @@
 #include "gc.hpp"
 
+#include "core/delta_format.hpp"
 #include "core/pack.hpp"
 #include "util/file.hpp"
 
@@ -254,7 +255,9 @@ util::Result<GcReport> gc(const Store& store, std::string_view channel, std::uin
         if (!from || !to || name[32] != '-') {
           return true; // not a cached delta: left alone
         }
-        return versions_live.contains(*from) && versions_live.contains(*to);
+        // One of another delta format is never read again.
+        const bool current = name.ends_with("-f" + std::to_string(k_delta_format));
+        return current && versions_live.contains(*from) && versions_live.contains(*to);
       },
       report.deltas_removed, delta_bytes);
     if (!s) {

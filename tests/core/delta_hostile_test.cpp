@@ -6,6 +6,7 @@
 #include "support/raw_delta.hpp"
 #include "support/store_fixture.hpp"
 #include "support/tree.hpp"
+#include "util/bytes.hpp"
 
 #include <gtest/gtest.h>
 
@@ -202,6 +203,42 @@ TEST_F(HostileDeltaTest, ADecompressionBombIsRefusedBeforeItExpands)
   greedy.manifest(m_a, b, {"etc/zzz"});
   greedy.frame({{index, 64 << 20}}, bomb);
   expect_data_error(refused(greedy.finish()), "FRAME output of");
+  expect_untouched();
+}
+
+TEST_F(HostileDeltaTest, EditsMustBeCanonicalAndNotContradictory)
+{
+  // The MANIFEST section by hand: removed paths, B's header, edits.
+  auto section = [&](const std::vector<std::string>& removed,
+                     const std::vector<std::pair<std::uint64_t, std::string>>& edits) {
+    util::ByteWriter w;
+    w.varint(removed.size());
+    for (const std::string& path : removed) {
+      w.str(path);
+    }
+    w.str(m_a.header.channel);
+    w.varint(m_a.header.number + 1);
+    w.varint(m_a.header.number);
+    w.u64le(static_cast<std::uint64_t>(m_a.header.time_ns));
+    w.str("");
+    w.varint(edits.size());
+    for (const auto& [shared, suffix] : edits) {
+      w.varint(shared);
+      w.str(suffix);
+      w.u8(0x02); // mode
+      w.varint(0600);
+    }
+    return w.take();
+  };
+  const core::Manifest b = with_zzz("unused");
+  test::RawDelta both(m_a, b, 0, 0);
+  both.manifest_raw(m_a, section({"etc/app.conf"}, {{0, "etc/app.conf"}}));
+  expect_data_error(refused(both.finish()), "both removed and edited");
+  expect_untouched();
+
+  test::RawDelta loose(m_a, b, 0, 0);
+  loose.manifest_raw(m_a, section({}, {{0, "etc/app.conf"}, {0, "etc/other.conf"}}));
+  expect_data_error(refused(loose.finish()), "is not the longest shared one");
   expect_untouched();
 }
 

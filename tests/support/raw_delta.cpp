@@ -37,6 +37,11 @@ void RawDelta::manifest(const core::Manifest& from, const core::Manifest& to,
          core::compress_edits(from, core::encode_edits(from, to, flags)));
 }
 
+void RawDelta::manifest_raw(const core::Manifest& from, const std::vector<std::uint8_t>& section)
+{
+  record(core::RecordType::manifest, core::compress_edits(from, section));
+}
+
 void RawDelta::record(core::RecordType type, const std::vector<std::uint8_t>& body)
 {
   util::ByteWriter head;

@@ -26,6 +26,9 @@ public:
   // written left to the payload.
   void manifest(const core::Manifest& from, const core::Manifest& to,
                 const std::vector<std::string>& written = {});
+  // MANIFEST: a section written by hand (delta_edits.hpp), compressed as
+  // the encoder does.
+  void manifest_raw(const core::Manifest& from, const std::vector<std::uint8_t>& section);
   // A record of any type with this body.
   void record(core::RecordType type, const std::vector<std::uint8_t>& body);
   // FRAME: no prefix, the outputs (B index, length), and these frame bytes.
