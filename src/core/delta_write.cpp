@@ -29,7 +29,7 @@ namespace {
 // Planning limits (not format: a decoder accepts any value within the
 // format's limits).
 constexpr std::uint64_t k_batch_file = 512 * 1024;       // small enough to share a frame
-constexpr std::uint64_t k_batch_output = 8 << 20;        // new bytes in one shared frame
+constexpr std::uint64_t k_batch_output = 4 << 20;        // new bytes in one shared frame
 constexpr std::uint64_t k_batch_prefix = 32 << 20;       // bases joined for one shared frame
 constexpr std::uint64_t k_single_frame_file = 32 << 20;  // one frame for the whole file
 constexpr std::uint64_t k_single_frame_base = 128 << 20; // base of a one-frame file
@@ -426,8 +426,20 @@ private:
 
   util::Status run_window()
   {
-    m_executor.for_each(m_window.size(),
-                        [&](std::size_t i) { build_unit(m_store, m_from, m_to, m_window[i]); });
+    // The costliest frames first, so that the threads finish together;
+    // records are still written in plan order.
+    std::vector<std::size_t> order(m_window.size());
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      order[i] = i;
+    }
+    auto cost = [&](std::size_t i) {
+      const Unit& u = m_window[i];
+      return u.type == RecordType::copy ? 0 : u.output_bytes() * (u.level >= 16 ? 8 : 1);
+    };
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return cost(a) > cost(b); });
+    m_executor.for_each(
+      order.size(), [&](std::size_t i) { build_unit(m_store, m_from, m_to, m_window[order[i]]); });
     for (Unit& unit : m_window) {
       if (!unit.status) {
         return unit.status;
