@@ -7,6 +7,7 @@
 #include "delta.hpp"
 #include "delta_stream.hpp"
 
+#include <algorithm>
 #include <unordered_set>
 
 namespace treecast::core {
@@ -21,6 +22,12 @@ struct Range
   std::uint64_t index = 0;
   std::uint64_t offset = 0;
   std::uint64_t length = 0;
+  // An output copied from A: its file and offset there.
+  std::uint64_t source = k_none_source;
+  std::uint64_t source_offset = 0;
+
+  static constexpr std::uint64_t k_none_source = UINT64_MAX;
+  bool copied() const { return source != k_none_source; }
 };
 
 class PayloadReader
@@ -162,10 +169,17 @@ private:
     if (source.length == 0) {
       return m_st.bad("COPY of no bytes");
     }
-    // In pieces: a copy may be as large as the file.
-    for (std::uint64_t done = 0; done < source.length;) {
-      const std::uint64_t n = std::min(source.length - done, k_copy_piece);
-      auto base = m_target.base(source.index, source.offset + done, n);
+    return copy_range(to_index, source.index, source.offset, source.length);
+  }
+
+  // Appends bytes of a file of A (checked to be in range) to file to_index
+  // of B, in pieces: a copy may be as large as the file.
+  util::Status copy_range(std::size_t to_index, std::uint64_t from_index, std::uint64_t offset,
+                          std::uint64_t length)
+  {
+    for (std::uint64_t done = 0; done < length;) {
+      const std::uint64_t n = std::min(length - done, k_copy_piece);
+      auto base = m_target.base(from_index, offset + done, n);
       if (!base) {
         return base.error();
       }
@@ -219,6 +233,7 @@ private:
     output_total = 0;
     for (Range& o : outputs) {
       o = {r.varint("output file"), 0, r.varint("output length")};
+      const auto source = r.varint("output source");
       if (!r.ok()) {
         break;
       }
@@ -228,6 +243,21 @@ private:
       if (o.length == 0 || o.length > m_to.entries[o.index].size) {
         return m_st.bad("FRAME output of " + std::to_string(o.length) + " bytes for " +
                         shown(o.index));
+      }
+      if (source != 0) {
+        // Copied from A, not decoded.
+        o.source = source - 1;
+        o.source_offset = r.varint("output source offset");
+        if (!r.ok()) {
+          break;
+        }
+        if (auto s = file_index(m_from, o.source, "FRAME output source"); !s) {
+          return s;
+        }
+        if (auto s = in_range(m_from.entries[o.source], o.source_offset, o.length); !s) {
+          return s;
+        }
+        continue;
       }
       output_total += o.length;
       if (output_total > k_max_frame_output) {
@@ -240,8 +270,8 @@ private:
     if (!r.ok()) {
       return m_st.bad("FRAME: " + r.error());
     }
-    if (outputs.empty()) {
-      return m_st.bad("FRAME with no output");
+    if (output_total == 0) {
+      return m_st.bad("FRAME with nothing to decode");
     }
     return {};
   }
@@ -256,6 +286,8 @@ private:
       return s;
     }
     // The prefix: one range of a base in place, or several joined.
+    const bool has_copies =
+      std::any_of(outputs.begin(), outputs.end(), [](const Range& o) { return o.copied(); });
     std::vector<std::uint8_t> joined;
     std::span<const std::uint8_t> base_view;
     for (const Range& p : prefix) {
@@ -264,7 +296,9 @@ private:
         return base.error();
       }
       const auto part = *base;
-      if (prefix.size() == 1) {
+      // A lone range is used in place, unless copied outputs will read the
+      // base again (the view lasts only until then).
+      if (prefix.size() == 1 && !has_copies) {
         base_view = part;
       } else {
         joined.insert(joined.end(), part.begin(), part.end());
@@ -281,6 +315,20 @@ private:
     // an error at once, so a bomb never gets far.
     std::size_t out_at = 0;
     std::uint64_t out_done = 0;
+    // Copied outputs are written as the frame's output reaches them.
+    auto copies = [&]() -> util::Status {
+      while (out_at < outputs.size() && outputs[out_at].copied()) {
+        const Range& o = outputs[out_at];
+        if (auto s = copy_range(o.index, o.source, o.source_offset, o.length); !s) {
+          return s;
+        }
+        ++out_at;
+      }
+      return {};
+    };
+    if (auto s = copies(); !s) {
+      return s;
+    }
     const util::ByteSink sink = [&](std::span<const std::uint8_t> data) -> util::Status {
       while (!data.empty()) {
         if (out_at == outputs.size()) {
@@ -297,6 +345,9 @@ private:
         if (out_done == outputs[out_at].length) {
           ++out_at;
           out_done = 0;
+          if (auto s = copies(); !s) {
+            return s;
+          }
         }
       }
       return {};

@@ -26,6 +26,12 @@ void build_unit(const Store& store, const Manifest& from, const Manifest& to, Un
   for (const Range& r : unit.outputs) {
     meta.varint(r.index);
     meta.varint(r.length);
+    if (r.source == k_from_frame) {
+      meta.varint(0);
+    } else {
+      meta.varint(r.source + 1);
+      meta.varint(r.source_offset);
+    }
   }
   util::ByteWriter head;
   head.varint(meta.size());
@@ -66,6 +72,9 @@ void build_unit(const Store& store, const Manifest& from, const Manifest& to, Un
   };
   for (std::size_t k = 0; k < unit.outputs.size(); ++k) {
     const Range& r = unit.outputs[k];
+    if (r.source != k_from_frame) {
+      continue; // copied by the reader, not in the frame
+    }
     std::shared_ptr<const util::Content> content =
       k < unit.inputs.size() ? unit.inputs[k] : nullptr;
     if (!content) {

@@ -11,7 +11,9 @@
 #include "util/chunker.hpp"
 #include "util/content.hpp"
 
+#include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <span>
 #include <vector>
@@ -52,11 +54,17 @@ util::Status for_each_chunk(const util::Content& content, F f)
   }
 }
 
+inline constexpr std::size_t k_from_frame = SIZE_MAX;
+
 struct Range
 {
   std::size_t index = 0; // a file of A (prefix, copy source) or of B (output)
   std::uint64_t offset = 0;
   std::uint64_t length = 0;
+  // An output of a FRAME copied from A instead of decoded: the file of A
+  // and the offset there (k_from_frame: decoded from the frame).
+  std::size_t source = k_from_frame;
+  std::uint64_t source_offset = 0;
 };
 
 struct Unit
@@ -73,11 +81,12 @@ struct Unit
   std::vector<std::uint8_t> body; // the record's body, once built
   util::Status status;
 
+  // The bytes the frame decodes (its copied outputs aside).
   std::uint64_t output_bytes() const
   {
     std::uint64_t total = 0;
     for (const Range& r : outputs) {
-      total += r.length;
+      total += r.source == k_from_frame ? r.length : 0;
     }
     return total;
   }

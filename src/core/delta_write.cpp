@@ -35,6 +35,7 @@ constexpr std::uint64_t k_single_frame_file = 32 << 20;  // one frame for the wh
 constexpr std::uint64_t k_single_frame_base = 128 << 20; // base of a one-frame file
 constexpr std::uint64_t k_chunk_prefix = 64 << 20;       // base range of a run of new chunks
 constexpr std::uint64_t k_chunk_margin = 256 * 1024;     // base around that range
+constexpr std::size_t k_frame_outputs = 4096;            // outputs of one frame of a large file
 constexpr std::uint64_t k_window_input = 96 << 20;       // new bytes compressed at once
 constexpr std::uint64_t k_manifest_piece = 4 << 20;      // bytes of one MANIFEST record
 constexpr int k_compressed_level = 1;                    // for already-compressed files
@@ -343,29 +344,32 @@ private:
       return walked;
     }
     known = {};
+    // The file as pieces: copies (runs of chunks contiguous in the base)
+    // and runs of new chunks, each run with the part of the base around it.
+    struct Piece
+    {
+      bool copy;
+      std::uint64_t offset; // in the new file
+      std::uint64_t length;
+      std::uint64_t base_offset; // a copy's source
+      std::uint64_t lo, hi;      // a run's base range, if any
+    };
+    std::vector<Piece> pieces;
     std::uint64_t base_after = 0; // in the base, just after the last copy
     std::int64_t copy_shift = 0;  // its base offset minus its offset in the file
     for (std::size_t c = 0; c < chunks.size();) {
       if (chunks[c].base_offset != UINT64_MAX) {
-        // A copy, as long as the chunks that follow are contiguous in the base too.
-        Unit copy;
-        copy.type = RecordType::copy;
         const std::uint64_t from_offset = chunks[c].base_offset;
+        const std::uint64_t at = chunks[c].offset;
         std::uint64_t length = 0;
         while (c < chunks.size() && chunks[c].base_offset == from_offset + length) {
           length += chunks[c].length;
           ++c;
         }
-        copy.prefix.push_back({file.base, from_offset, length});
-        copy.outputs.push_back(
-          {file.entry, chunks[c - 1].offset + chunks[c - 1].length - length, length});
+        pieces.push_back({true, at, length, from_offset, 0, 0});
         m_report.copied_bytes += length;
         base_after = from_offset + length;
-        copy_shift = static_cast<std::int64_t>(from_offset) -
-                     static_cast<std::int64_t>(copy.outputs[0].offset);
-        if (auto s = add(std::move(copy)); !s) {
-          return s;
-        }
+        copy_shift = static_cast<std::int64_t>(from_offset) - static_cast<std::int64_t>(at);
         continue;
       }
       const std::uint64_t start = chunks[c].offset;
@@ -375,15 +379,10 @@ private:
         length += chunks[c].length;
         ++c;
       }
-      Unit frame;
-      frame.base = base;
-      frame.outputs.push_back({file.entry, start, length});
-      frame.inputs.push_back(*target);
-      frame.level = level != 0 ? level : frame_level(frame);
+      Piece run{false, start, length, 0, 0, 0};
       if (old_size > 0) {
         // The old counterpart of the run: from the end of the last copy to
-        // the start of the next one, with a margin; where copies cross
-        // (content moved), the same offsets as in the new file.
+        // the start of the next one, with a margin.
         std::uint64_t lo = base_after;
         std::uint64_t hi = old_size;
         for (std::size_t n = c; n < chunks.size(); ++n) {
@@ -400,18 +399,81 @@ private:
                                        old_size);
           hi = std::min<std::uint64_t>(lo + length, old_size);
         }
-        lo = lo > k_chunk_margin ? lo - k_chunk_margin : 0;
-        hi = std::min<std::uint64_t>(hi + k_chunk_margin, old_size);
-        hi = std::min(hi, lo + k_chunk_prefix);
-        if (hi > lo) {
-          frame.prefix.push_back({file.base, lo, hi - lo});
+        run.lo = lo > k_chunk_margin ? lo - k_chunk_margin : 0;
+        run.hi = std::min<std::uint64_t>(hi + k_chunk_margin, old_size);
+        run.hi = std::min(run.hi, run.lo + k_chunk_prefix);
+      }
+      pieces.push_back(run);
+    }
+
+    // Packed into frames: the runs decoded from one zstd frame against
+    // their base ranges joined, the copies between them as the frame's
+    // copied outputs, so that scattered edits share one frame and no
+    // record of their own. Copies with no run around them become COPY
+    // records.
+    Unit frame;
+    std::uint64_t frame_prefix = 0;
+    auto flush = [&]() -> util::Status {
+      if (frame.outputs.empty()) {
+        return {};
+      }
+      Unit unit = std::exchange(frame, Unit{});
+      frame_prefix = 0;
+      if (unit.output_bytes() == 0) {
+        for (const Range& r : unit.outputs) {
+          Unit copy;
+          copy.type = RecordType::copy;
+          copy.prefix.push_back({r.source, r.source_offset, r.length});
+          copy.outputs.push_back({r.index, r.offset, r.length});
+          if (auto s = add(std::move(copy)); !s) {
+            return s;
+          }
+        }
+        return {};
+      }
+      // Base ranges in order, those that overlap or touch joined.
+      std::sort(unit.prefix.begin(), unit.prefix.end(),
+                [](const Range& x, const Range& y) { return x.offset < y.offset; });
+      std::vector<Range> joined;
+      for (const Range& r : unit.prefix) {
+        if (!joined.empty() && r.offset <= joined.back().offset + joined.back().length) {
+          const std::uint64_t end =
+            std::max(joined.back().offset + joined.back().length, r.offset + r.length);
+          joined.back().length = end - joined.back().offset;
+        } else {
+          joined.push_back(r);
         }
       }
-      if (auto s = add(std::move(frame)); !s) {
-        return s;
+      unit.prefix = std::move(joined);
+      unit.base = base;
+      unit.level = level != 0 ? level : frame_level(unit);
+      return add(std::move(unit));
+    };
+    for (const Piece& piece : pieces) {
+      const std::uint64_t range = piece.hi - piece.lo;
+      const bool full = frame.outputs.size() >= k_frame_outputs ||
+                        (!piece.copy && frame.output_bytes() > 0 &&
+                         (frame.output_bytes() + piece.length > k_max_frame_output ||
+                          frame_prefix + range > k_chunk_prefix + 2 * k_chunk_margin));
+      if (full) {
+        if (auto s = flush(); !s) {
+          return s;
+        }
+      }
+      if (piece.copy) {
+        frame.outputs.push_back(
+          {file.entry, piece.offset, piece.length, file.base, piece.base_offset});
+        frame.inputs.push_back(nullptr);
+        continue;
+      }
+      frame.outputs.push_back({file.entry, piece.offset, piece.length});
+      frame.inputs.push_back(*target);
+      if (range > 0) {
+        frame.prefix.push_back({file.base, piece.lo, range});
+        frame_prefix += range;
       }
     }
-    return {};
+    return flush();
   }
 
   util::Status add(Unit unit)

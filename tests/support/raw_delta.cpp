@@ -66,6 +66,7 @@ void RawDelta::frame(const std::vector<std::pair<std::uint64_t, std::uint64_t>>&
   for (const auto& [index, length] : outputs) {
     meta.varint(index);
     meta.varint(length);
+    meta.varint(0); // decoded from the frame
   }
   util::ByteWriter body;
   body.varint(meta.size());
