@@ -102,6 +102,41 @@ TEST_F(cli_follower, AnInplaceApplyRenamesTheNewFilesIntoTheSameFolder)
   EXPECT_EQ(compare_trees(m_temp / "v1", m_dir), "");
 }
 
+TEST_F(cli_follower, ADeltaCanBePipedFromTheMasterToTheFollower)
+{
+  make_versions();
+  ASSERT_EQ(tc({"checkout", "1", m_dir}).exit_code, 0);
+  const std::string bin = TREECAST_BIN;
+  const auto piped = run({"/bin/sh", "-c",
+                          "'" + bin + "' delta --from 1 --to 2 -o - --store '" + m_store +
+                            "' --channel web | '" + bin + "' apply - '" + m_dir + "'"},
+                         {}, k_deadline);
+  ASSERT_EQ(piped.exit_code, 0) << piped.err;
+  EXPECT_NE(piped.err.find("v1 -> v2"), std::string::npos) << piped.err; // the summary, on stderr
+  EXPECT_EQ(compare_trees(m_temp / "v2", m_dir), "");
+}
+
+TEST_F(cli_follower, ApplyAndVerifySpeakJson)
+{
+  make_versions();
+  ASSERT_EQ(tc({"checkout", "1", m_dir}).exit_code, 0);
+  const auto applied = tc_raw({"apply", "--json", delta("1", "2"), m_dir});
+  ASSERT_EQ(applied.exit_code, 0) << applied.err;
+  const auto a = nlohmann::json::parse(applied.out);
+  EXPECT_EQ(a["from"], 1);
+  EXPECT_EQ(a["to"]["number"], 2);
+  EXPECT_EQ(a["channel"], "web");
+  EXPECT_EQ(a["written"], 3); // nginx.conf, site.pem, big.bin
+  write_file(m_dir + "/nginx/nginx.conf", "edited\n");
+  const auto verified = tc_raw({"verify", "--json", m_dir});
+  EXPECT_EQ(verified.exit_code, 6);
+  const auto v = nlohmann::json::parse(verified.out);
+  EXPECT_EQ(v["number"], 2);
+  ASSERT_EQ(v["drift"].size(), 1U);
+  EXPECT_EQ(v["drift"][0]["path"], "nginx/nginx.conf");
+  EXPECT_EQ(v["drift"][0]["what"], "modified");
+}
+
 TEST_F(cli_follower, ADeltaFromNothingBuildsANewFollower)
 {
   make_versions();
