@@ -88,6 +88,7 @@ void ZstdCompressor::begin(std::uint64_t size_hint, int workers)
   ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_enableLongDistanceMatching, 0);
   ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_ldmHashLog, 0);
   ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_ldmHashRateLog, 0);
+  ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_searchLog, 0);
   // A hint, unlike a pledged size, may be wrong (a file growing as it is
   // read) without failing the frame.
   ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_srcSizeHint,
@@ -129,6 +130,11 @@ std::optional<std::uint64_t> zstd_content_size(std::span<const std::uint8_t> fra
     return std::nullopt;
   }
   return size;
+}
+
+void ZstdCompressor::limit_search(int search_log)
+{
+  ZSTD_CCtx_setParameter(cctx(m_cctx), ZSTD_c_searchLog, search_log);
 }
 
 void ZstdCompressor::pledge(std::uint64_t size)

@@ -51,6 +51,9 @@ public:
   // Long-distance matching, and a window that covers base and the new
   // content up to k_max_patch_window. base must stay valid until finish().
   void begin_patch(std::span<const std::uint8_t> base, std::uint64_t size_hint);
+  // Caps how many candidate matches the strong strategies compare per
+  // position (log2), for the frame begun: fewer is faster.
+  void limit_search(int search_log);
   // Promises that the frame begun holds exactly size bytes: the size is
   // written in the frame header, so a decoder can bound its memory by it.
   void pledge(std::uint64_t size);
