@@ -119,8 +119,26 @@ bool Store::has_object(const util::Hash128& hash) const
 
 util::Result<Store::Located> Store::locate(const util::Hash128& hash) const
 {
-  const std::string path = object_path(hash);
   Located at;
+  auto in_pack = [&](const PackIndex& index, const PackRecord& record) {
+    at.offset = record.offset;
+    at.length = record.length;
+    at.packed = true;
+    at.where = index.pack_path() + " at byte " + std::to_string(record.offset);
+  };
+  // A pack already listed holds most small objects: found in memory, with
+  // one open (a pack gc has just replaced is looked for again below).
+  for (const auto& index : packs()->indexes) {
+    if (const PackRecord* record = index->find(hash)) {
+      at.fd.reset(::open(index->pack_path().c_str(), O_RDONLY | O_CLOEXEC));
+      if (at.fd) {
+        in_pack(*index, *record);
+        return at;
+      }
+      break;
+    }
+  }
+  const std::string path = object_path(hash);
   at.fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (at.fd) {
     struct stat st
@@ -157,10 +175,7 @@ util::Result<Store::Located> Store::locate(const util::Hash128& hash) const
   if (!at.fd) {
     return util::io_error(index->pack_path(), "cannot open pack", errno);
   }
-  at.offset = record.offset;
-  at.length = record.length;
-  at.packed = true;
-  at.where = index->pack_path() + " at byte " + std::to_string(record.offset);
+  in_pack(*index, record);
   return at;
 }
 
