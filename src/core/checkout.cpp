@@ -15,9 +15,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <mutex>
+#include <optional>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <unordered_map>
 
 namespace treecast::core {
 
@@ -199,25 +202,72 @@ util::Status set_metadata(int parent, const std::string& name, const Entry& e,
   return {};
 }
 
+namespace {
+
+// Names looked up once per process: each lookup reads /etc/passwd or
+// /etc/group (or asks NSS), and a tree has thousands of entries with a
+// handful of owners.
+struct OwnerIds
+{
+  std::mutex mutex;
+  std::unordered_map<std::string, std::optional<std::uint32_t>> users;
+  std::unordered_map<std::string, std::optional<std::uint32_t>> groups;
+};
+
+OwnerIds& owner_ids()
+{
+  static OwnerIds ids;
+  return ids;
+}
+
+std::optional<std::uint32_t> user_id(const std::string& name)
+{
+  OwnerIds& ids = owner_ids();
+  const std::lock_guard lock(ids.mutex);
+  if (const auto found = ids.users.find(name); found != ids.users.end()) {
+    return found->second;
+  }
+  char buffer[4096];
+  passwd pw{};
+  passwd* found = nullptr;
+  std::optional<std::uint32_t> id;
+  if (::getpwnam_r(name.c_str(), &pw, buffer, sizeof buffer, &found) == 0 && found) {
+    id = found->pw_uid;
+  }
+  ids.users.emplace(name, id);
+  return id;
+}
+
+std::optional<std::uint32_t> group_id(const std::string& name)
+{
+  OwnerIds& ids = owner_ids();
+  const std::lock_guard lock(ids.mutex);
+  if (const auto found = ids.groups.find(name); found != ids.groups.end()) {
+    return found->second;
+  }
+  char buffer[4096];
+  struct group gr
+  {};
+  struct group* found = nullptr;
+  std::optional<std::uint32_t> id;
+  if (::getgrnam_r(name.c_str(), &gr, buffer, sizeof buffer, &found) == 0 && found) {
+    id = found->gr_gid;
+  }
+  ids.groups.emplace(name, id);
+  return id;
+}
+
+} // namespace
+
 std::pair<std::uint32_t, std::uint32_t> local_owner(const Entry& entry)
 {
   std::uint32_t uid = entry.uid;
   std::uint32_t gid = entry.gid;
-  char buffer[4096];
   if (!entry.user.empty()) {
-    passwd pw{};
-    passwd* found = nullptr;
-    if (::getpwnam_r(entry.user.c_str(), &pw, buffer, sizeof buffer, &found) == 0 && found) {
-      uid = found->pw_uid;
-    }
+    uid = user_id(entry.user).value_or(uid);
   }
   if (!entry.group.empty()) {
-    struct group gr
-    {};
-    struct group* found = nullptr;
-    if (::getgrnam_r(entry.group.c_str(), &gr, buffer, sizeof buffer, &found) == 0 && found) {
-      gid = found->gr_gid;
-    }
+    gid = group_id(entry.group).value_or(gid);
   }
   return {uid, gid};
 }
