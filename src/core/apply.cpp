@@ -7,8 +7,11 @@
 #include "follower.hpp"
 #include "util/human.hpp"
 
+#include <climits>
+
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -35,6 +38,20 @@ util::Status Follower::check_same_file_system(CommitMode mode) const
     return util::io_error(parent, "cannot stat", errno);
   }
   const bool dir_exists = ::lstat(m_dir.c_str(), &dir_st) == 0;
+  if (mode == CommitMode::atomic && dir_exists) {
+    // The swap moves DIR whole: a state folder inside it would go along.
+    char dir_real[PATH_MAX];
+    char state_real[PATH_MAX];
+    if (::realpath(m_dir.c_str(), dir_real) != nullptr &&
+        ::realpath(m_state.c_str(), state_real) != nullptr &&
+        std::string_view(state_real).starts_with(std::string(dir_real) + "/")) {
+      return util::make_error(util::Errc::conflict,
+                              "the state folder " + util::quote(m_state) + " is inside " +
+                                util::quote(m_dir) +
+                                ": that works with --commit inplace only (an atomic commit "
+                                "swaps the whole folder)");
+    }
+  }
   if (mode == CommitMode::atomic && dir_exists && dir_st.st_dev != parent_st.st_dev) {
     return util::make_error(util::Errc::conflict,
                             util::quote(m_dir) +

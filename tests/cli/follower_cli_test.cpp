@@ -137,6 +137,29 @@ TEST_F(cli_follower, ApplyAndVerifySpeakJson)
   EXPECT_EQ(v["drift"][0]["what"], "modified");
 }
 
+TEST_F(cli_follower, AnInplaceFollowerCanKeepItsStateInsideTheTree)
+{
+  // As on a mount point: the state folder inside DIR, on its file system,
+  // never part of a version and never drift.
+  make_versions();
+  fs::create_directories(m_dir);
+  const std::string state = m_dir + "/.treecast";
+  const auto first =
+    tc_raw({"apply", "--commit", "inplace", "--state", state, delta("0", "1"), m_dir});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const auto second =
+    tc_raw({"apply", "--commit", "inplace", "--state", state, delta("1", "2"), m_dir});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(tc_raw({"verify", "--state", state, m_dir}).exit_code, 0);
+  // An atomic commit would carry the state folder away with the old tree.
+  const auto atomic = tc_raw({"apply", "--state", state, delta("2", "1"), m_dir});
+  EXPECT_EQ(atomic.exit_code, 6);
+  EXPECT_NE(atomic.err.find("works with --commit inplace only"), std::string::npos) << atomic.err;
+  fs::remove_all(state);
+  EXPECT_EQ(compare_trees(m_temp / "v2", m_dir), "");
+  EXPECT_FALSE(fs::exists(m_temp / ".follower.treecast"));
+}
+
 TEST_F(cli_follower, ADeltaFromNothingBuildsANewFollower)
 {
   make_versions();
