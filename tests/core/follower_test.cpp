@@ -12,6 +12,7 @@
 #include <csignal>
 #include <fcntl.h>
 #include <filesystem>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -183,6 +184,30 @@ TEST_F(FollowerCrashTest, KilledAtAnyStepOfAnInplaceApplyTheTreeIsOneWholeVersio
                                             {"inplace removed", 1},
                                             {"inplace renamed", 1},
                                             {"committed", 1}});
+}
+
+TEST_F(FollowerCrashTest, AFullDiskFailsTheApplyAndLeavesTheTreeAsItWas)
+{
+  // A file size limit stands in for a full disk: writes past it fail with
+  // EFBIG, as they would with ENOSPC.
+  const std::string dir = follower_at_a(200);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::signal(SIGXFSZ, SIG_IGN);
+    const rlimit limit{100000, 100000};
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+    const auto s = apply(dir, m_delta);
+    ::_exit(!s && s.error().code == util::Errc::io ? 42 : 1);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 42) << "the apply did not fail with an I/O error";
+  auto f = core::Follower::open(dir, "", core::Create::yes);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->current().id, m_a.id);
+  EXPECT_EQ(test::compare_trees(m_dir / "a", dir), "");
+  EXPECT_FALSE(fs::exists(f->state() + "/stage"));
 }
 
 TEST_F(FollowerCrashTest, KilledDuringUndoTheTreeIsOneWholeVersion)
