@@ -89,14 +89,14 @@ public:
   // Reads the magic and the HEADER record.
   [[nodiscard]] util::Result<DeltaHeader> read_header();
   // Reads the MANIFEST records and builds B from A (which must be the
-  // header's from version). The files the payload writes have no hash yet
-  // (zero), and B's id is checked by read_payload, once they have.
+  // header's from version), checking B's id.
   [[nodiscard]] util::Result<Manifest> read_manifest(const Manifest& from);
-  // Reads the payload and END, writing every new file of B to target, and
-  // fills in the hashes of the files it writes. When it returns success,
-  // each of those was written once, every file of B has content (in A or
-  // written), B's id is the header's, and the whole delta's checksum held.
-  [[nodiscard]] util::Status read_payload(const Manifest& from, Manifest& to, DeltaTarget& target);
+  // Reads the payload and END, writing the new files of B to target. When
+  // it returns success, each was written once and matched its hash, every
+  // file of B has content (in A or written), and the whole delta's
+  // checksum held.
+  [[nodiscard]] util::Status read_payload(const Manifest& from, const Manifest& to,
+                                          DeltaTarget& target);
 
   struct State; // the record stream (delta_stream.hpp)
 

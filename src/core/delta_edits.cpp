@@ -29,7 +29,7 @@ std::uint8_t fields_of(const Entry* a, const Entry& b, bool written)
   if (a == nullptr || a->type != b.type) {
     unsigned f = k_type | k_mode | k_owner | k_mtime;
     if (b.type == EntryType::file) {
-      f |= k_size | (written ? k_written : k_hash);
+      f |= k_size | k_hash | (written ? k_written : 0);
     } else if (b.type == EntryType::symlink) {
       f |= k_target;
     }
@@ -41,7 +41,8 @@ std::uint8_t fields_of(const Entry* a, const Entry& b, bool written)
   f |= a->mtime_ns != b.mtime_ns ? k_mtime : 0;
   if (b.type == EntryType::file) {
     f |= a->size != b.size ? k_size : 0;
-    f |= written ? k_written : (a->hash != b.hash ? k_hash : 0);
+    f |= a->hash != b.hash ? k_hash : 0;
+    f |= written ? k_written | k_hash : 0;
   } else if (b.type == EntryType::symlink) {
     f |= a->target != b.target ? k_target : 0;
   }
@@ -280,7 +281,7 @@ util::Result<Edits> decode_edits(const Manifest& from, std::span<const std::uint
       const unsigned needs = e.type == EntryType::file      ? k_size
                              : e.type == EntryType::symlink ? k_target
                                                             : 0;
-      if ((f & needs) != needs || (e.type == EntryType::file && !(f & (k_hash | k_written)))) {
+      if ((f & needs) != needs || (e.type == EntryType::file && !(f & k_hash))) {
         r.fail("a new " + std::string(to_string(e.type)) + " without its content at " +
                util::quote(e.path));
         break;
@@ -304,8 +305,8 @@ util::Result<Edits> decode_edits(const Manifest& from, std::span<const std::uint
       r.fail("a target for " + util::quote(e.path) + ", which is not a symlink");
       break;
     }
-    if ((f & k_hash) && (f & k_written)) {
-      r.fail("both a hash and the payload's content for " + util::quote(e.path));
+    if ((f & k_written) && !(f & k_hash)) {
+      r.fail("the payload's content for " + util::quote(e.path) + " without its hash");
       break;
     }
     if (f & k_size) {
@@ -318,7 +319,6 @@ util::Result<Edits> decode_edits(const Manifest& from, std::span<const std::uint
       }
     }
     if (f & k_written) {
-      e.hash = {};
       if (r.ok() && e.size == 0) {
         r.fail("the payload's content for the empty file " + util::quote(e.path));
         break;

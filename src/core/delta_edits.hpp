@@ -13,10 +13,11 @@
 //     0x08 size           0x10 hash128   0x20 target (string)
 //     0x40 mtime: zigzag of the difference from the previous edit's mtime
 //          (the first: from the header's time)
-//     0x80 the content is the payload's: no hash here, the reader computes it
+//     0x80 the content is the payload's (0x10 given too: its hash, which the
+//          reader checks when the payload has written it)
 //   A field not given is A's at the same path; a path new to A gives them
-//   all (type, mode, owner, mtime; size and hash or 0x80 for a file; target
-//   for a symlink).
+//   all (type, mode, owner, mtime; size and hash for a file; target for a
+//   symlink).
 
 #include "core/manifest.hpp"
 
@@ -28,7 +29,7 @@
 namespace treecast::core {
 
 // The section for A -> B; written[i] says that file i of B is written by the
-// payload (its hash is left out).
+// payload.
 [[nodiscard]] std::vector<std::uint8_t> encode_edits(const Manifest& from, const Manifest& to,
                                                      const std::vector<bool>& written);
 
@@ -46,13 +47,12 @@ inline constexpr std::uint64_t k_max_edits_prefix = std::uint64_t{64} << 20; // 
 
 struct Edits
 {
-  Manifest to;               // B; the hashes of written files are zero
+  Manifest to;               // B
   std::vector<bool> written; // per entry of B: its content is the payload's
 };
 
 // Builds B from A and the section; every field is checked, and B passes
-// the manifest's own checks except its id, which needs the payload's
-// hashes. origin names the delta in the manifest checks' messages.
+// the manifest's own checks. origin names the delta in those messages.
 [[nodiscard]] util::Result<Edits> decode_edits(const Manifest& from,
                                                std::span<const std::uint8_t> section,
                                                std::string_view origin);

@@ -33,7 +33,8 @@ struct Range
 class PayloadReader
 {
 public:
-  PayloadReader(DeltaReader::State& st, const Manifest& from, Manifest& to, DeltaTarget& target)
+  PayloadReader(DeltaReader::State& st, const Manifest& from, const Manifest& to,
+                DeltaTarget& target)
     : m_st(st), m_from(from), m_to(to), m_target(target), m_done(to.entries.size(), false)
   {
     for (const Entry& e : from.entries) {
@@ -97,7 +98,7 @@ private:
   // the one being written; the file's hash is checked when it is complete.
   util::Status feed(std::size_t index, std::span<const std::uint8_t> data)
   {
-    Entry& e = m_to.entries[index];
+    const Entry& e = m_to.entries[index];
     if (m_current != index) {
       if (m_current != k_none) {
         return m_st.bad(shown(m_current) + " ends after " + std::to_string(m_written) + " of its " +
@@ -129,9 +130,10 @@ private:
     if (m_written < e.size) {
       return {};
     }
-    // Its hash is what was written; B's id, checked at the end, holds it
-    // to the version the delta was made for.
-    e.hash = m_hasher.digest();
+    if (m_hasher.digest() != e.hash) {
+      return m_st.bad("the content built for " + shown(index) +
+                      " does not match its hash (corrupt delta, or a base that changed)");
+    }
     if (m_held.contains(e.hash) || m_produced.contains(e.hash)) {
       return m_st.bad("writes content for " + shown(index) +
                       " that the follower holds or was written already");
@@ -450,12 +452,6 @@ private:
         return m_st.bad("no content for " + shown(i));
       }
     }
-    m_to.id = compute_id(m_to.entries);
-    if (m_to.id != m_st.header.to_id) {
-      return m_st.bad("the version it builds is not v" + std::to_string(m_st.header.to_number) +
-                      " (" + m_st.header.to_id.short_hex() +
-                      "): a new file's content differs (corrupt delta, or a base that changed)");
-    }
     return {};
   }
 
@@ -463,7 +459,7 @@ private:
 
   DeltaReader::State& m_st;
   const Manifest& m_from;
-  Manifest& m_to;
+  const Manifest& m_to;
   DeltaTarget& m_target;
   std::unordered_set<util::Hash128> m_held;     // contents of A
   std::unordered_set<util::Hash128> m_produced; // new contents written
@@ -477,7 +473,8 @@ private:
 
 } // namespace
 
-util::Status DeltaReader::read_payload(const Manifest& from, Manifest& to, DeltaTarget& target)
+util::Status DeltaReader::read_payload(const Manifest& from, const Manifest& to,
+                                       DeltaTarget& target)
 {
   if (!m_state->have_manifest) {
     throw std::logic_error("DeltaReader::read_payload out of order");

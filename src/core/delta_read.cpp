@@ -127,8 +127,11 @@ util::Result<Manifest> DeltaReader::read_manifest(const Manifest& from)
     return st.bad("the manifest it builds is v" + std::to_string(to.header.number) + " of " +
                   to.header.channel + ", not v" + std::to_string(h.to_number) + " of " + h.channel);
   }
-  // B's id needs the hashes of the files the payload writes: it is checked
-  // once they are written (read_payload).
+  to.id = compute_id(to.entries);
+  if (to.id != h.to_id) {
+    return st.bad("the manifest it builds is not v" + std::to_string(h.to_number) + " (" +
+                  h.to_id.short_hex() + ") of " + h.channel);
+  }
   st.written = std::move(edits->written);
   st.have_manifest = true;
   return std::move(to);
