@@ -212,7 +212,9 @@ util::Status Store::read_object(const util::Hash128& hash, const util::ByteSink&
   if (!at->packed) {
     ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   }
-  std::vector<std::uint8_t> buffer(256 * 1024);
+  // Reused by each thread: a read of a small object is otherwise mostly
+  // allocating this buffer and a zstd context.
+  thread_local std::vector<std::uint8_t> buffer(256 * 1024);
   std::uint64_t offset = at->offset;
   std::uint64_t left = at->length;
   // Reads up to n bytes of the object's range; 0 at its end.
@@ -250,7 +252,8 @@ util::Status Store::read_object(const util::Hash128& hash, const util::ByteSink&
 
   util::Hasher hasher;
   std::uint64_t produced = 0;
-  util::ZstdDecompressor decompressor;
+  thread_local util::ZstdDecompressor decompressor;
+  decompressor.begin();
   const util::ByteSink check = [&](std::span<const std::uint8_t> out) -> util::Status {
     produced += out.size();
     if (produced > raw_size) {
