@@ -95,12 +95,16 @@ util::Result<Manifest> DeltaReader::read_manifest(const Manifest& from)
                                                     h.channel + ", not from the version held here");
   }
   std::vector<std::uint8_t> compressed;
+  std::uint64_t manifest_at = 0; // the first MANIFEST record, for messages
   for (;;) {
     if (auto s = st.peek(); !s) {
       return s.error();
     }
     if (st.type != static_cast<std::uint8_t>(RecordType::manifest)) {
       break;
+    }
+    if (compressed.empty()) {
+      manifest_at = st.record_at;
     }
     if (compressed.size() + st.length > k_max_manifest_section) {
       return st.bad("MANIFEST section larger than " + std::to_string(k_max_manifest_section));
@@ -114,6 +118,10 @@ util::Result<Manifest> DeltaReader::read_manifest(const Manifest& from)
   if (compressed.empty()) {
     return st.bad("no MANIFEST record");
   }
+  // Errors below are the MANIFEST records' (the next record's head is read
+  // already): they name where those begin.
+  const std::uint64_t next_at = st.record_at;
+  st.record_at = manifest_at;
   auto section = decompress_edits(from, compressed, k_max_manifest_section);
   if (!section) {
     return st.bad("MANIFEST: " + section.error().message);
@@ -132,6 +140,7 @@ util::Result<Manifest> DeltaReader::read_manifest(const Manifest& from)
     return st.bad("the manifest it builds is not v" + std::to_string(h.to_number) + " (" +
                   h.to_id.short_hex() + ") of " + h.channel);
   }
+  st.record_at = next_at;
   st.written = std::move(edits->written);
   st.have_manifest = true;
   return std::move(to);
