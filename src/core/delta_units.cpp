@@ -3,6 +3,9 @@
 #include "util/bytes.hpp"
 #include "util/zstd.hpp"
 
+#include <algorithm>
+#include <unordered_map>
+
 namespace treecast::core {
 
 namespace {
@@ -114,6 +117,110 @@ void build_unit(const Store& store, const Manifest& from, const Manifest& to, Un
   // Loaded contents are let go as soon as the frame is made.
   unit.base.reset();
   unit.inputs.clear();
+}
+
+util::Result<std::vector<Piece>> chunk_pieces(const util::Content& target,
+                                              const util::Content* base)
+{
+  // Chunks of the base by content, with every place each occurs.
+  std::unordered_map<util::Hash128, std::vector<std::uint64_t>> known;
+  const std::uint64_t old_size = base != nullptr ? base->size() : 0;
+  if (base != nullptr) {
+    auto s = for_each_chunk(*base, [&](std::uint64_t at, std::span<const std::uint8_t> chunk) {
+      known[util::hash_bytes(chunk)].push_back(at); // ascending
+    });
+    if (!s) {
+      return s.error();
+    }
+  }
+  struct Chunk
+  {
+    std::uint64_t offset;
+    std::uint64_t length;
+    std::uint64_t base_offset; // UINT64_MAX: not in the base
+  };
+  std::vector<Chunk> chunks;
+  // Content that repeats (a disk image, logs) occurs in many places: take
+  // the one that keeps the file's alignment with the base (where the last
+  // match leads), so copies stay long and the base around a new run is
+  // its true counterpart.
+  std::int64_t shift = 0; // base offset minus new offset, at the last match
+  auto walked = for_each_chunk(target, [&](std::uint64_t at, std::span<const std::uint8_t> chunk) {
+    const auto found = known.find(util::hash_bytes(chunk));
+    if (found == known.end()) {
+      chunks.push_back({at, chunk.size(), UINT64_MAX});
+      return;
+    }
+    const auto& places = found->second;
+    const std::int64_t expected = static_cast<std::int64_t>(at) + shift;
+    auto next = std::lower_bound(
+      places.begin(), places.end(), expected,
+      [](std::uint64_t p, std::int64_t want) { return static_cast<std::int64_t>(p) < want; });
+    if (next == places.end() ||
+        (next != places.begin() && expected - static_cast<std::int64_t>(*std::prev(next)) <
+                                     static_cast<std::int64_t>(*next) - expected)) {
+      next = std::prev(next);
+    }
+    shift = static_cast<std::int64_t>(*next) - static_cast<std::int64_t>(at);
+    chunks.push_back({at, chunk.size(), *next});
+  });
+  if (!walked) {
+    return walked.error();
+  }
+  known = {};
+  // The file as pieces: copies (runs of chunks contiguous in the base)
+  // and runs of new chunks, each run with the part of the base around it.
+  std::vector<Piece> pieces;
+  std::uint64_t base_after = 0; // in the base, just after the last copy
+  std::int64_t copy_shift = 0;  // its base offset minus its offset in the file
+  for (std::size_t c = 0; c < chunks.size();) {
+    if (chunks[c].base_offset != UINT64_MAX) {
+      const std::uint64_t from_offset = chunks[c].base_offset;
+      const std::uint64_t at = chunks[c].offset;
+      std::uint64_t length = 0;
+      while (c < chunks.size() && chunks[c].base_offset == from_offset + length) {
+        length += chunks[c].length;
+        ++c;
+      }
+      pieces.push_back({true, at, length, from_offset, 0, 0});
+      base_after = from_offset + length;
+      copy_shift = static_cast<std::int64_t>(from_offset) - static_cast<std::int64_t>(at);
+      continue;
+    }
+    const std::uint64_t start = chunks[c].offset;
+    std::uint64_t length = 0;
+    while (c < chunks.size() && chunks[c].base_offset == UINT64_MAX &&
+           length + chunks[c].length <= k_max_frame_output) {
+      length += chunks[c].length;
+      ++c;
+    }
+    Piece run{false, start, length, 0, 0, 0};
+    if (old_size > 0) {
+      // The old counterpart of the run: from the end of the last copy to
+      // the start of the next one, with a margin.
+      std::uint64_t lo = base_after;
+      std::uint64_t hi = old_size;
+      for (std::size_t n = c; n < chunks.size(); ++n) {
+        if (chunks[n].base_offset != UINT64_MAX) {
+          hi = chunks[n].base_offset;
+          break;
+        }
+      }
+      if (hi <= lo || hi - lo > k_chunk_prefix) {
+        // No sensible span between the copies: the run's place if the
+        // alignment of the last copy holds.
+        const std::int64_t guess = static_cast<std::int64_t>(start) + copy_shift;
+        lo = std::min<std::uint64_t>(static_cast<std::uint64_t>(std::max<std::int64_t>(guess, 0)),
+                                     old_size);
+        hi = std::min<std::uint64_t>(lo + length, old_size);
+      }
+      run.lo = lo > k_chunk_margin ? lo - k_chunk_margin : 0;
+      run.hi = std::min<std::uint64_t>(hi + k_chunk_margin, old_size);
+      run.hi = std::min(run.hi, run.lo + k_chunk_prefix);
+    }
+    pieces.push_back(run);
+  }
+  return pieces;
 }
 
 } // namespace treecast::core

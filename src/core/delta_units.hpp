@@ -92,6 +92,28 @@ struct Unit
   }
 };
 
+// Cutting large files (delta_write.cpp, add_chunked).
+inline constexpr std::uint64_t k_chunk_prefix = 64 << 20;   // base range of a run of new chunks
+inline constexpr std::uint64_t k_chunk_margin = 256 * 1024; // base around that range
+static_assert(k_chunk_prefix + 2 * k_chunk_margin <= k_max_frame_prefix);
+
+// A large file as pieces: copies (runs of chunks contiguous in the base)
+// and runs of new chunks, each run with the part of the base around it.
+struct Piece
+{
+  bool copy;
+  std::uint64_t offset; // in the new file
+  std::uint64_t length;
+  std::uint64_t base_offset; // a copy's source
+  std::uint64_t lo, hi;      // a run's base range, if any
+};
+
+// Cuts target into content-defined chunks and finds them in base (none:
+// every chunk is new). Content that repeats takes the place that keeps the
+// alignment of the last match.
+[[nodiscard]] util::Result<std::vector<Piece>> chunk_pieces(const util::Content& target,
+                                                            const util::Content* base);
+
 // Builds unit's record body (COPY: the four fields; FRAME: meta, then the
 // zstd frame of its outputs against its prefix), reading contents from
 // store (or the unit's loaded ones). On an executor thread; errors go to

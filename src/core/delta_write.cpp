@@ -33,8 +33,6 @@ constexpr std::uint64_t k_batch_output = 4 << 20;        // new bytes in one sha
 constexpr std::uint64_t k_batch_prefix = 32 << 20;       // bases joined for one shared frame
 constexpr std::uint64_t k_single_frame_file = 32 << 20;  // one frame for the whole file
 constexpr std::uint64_t k_single_frame_base = 128 << 20; // base of a one-frame file
-constexpr std::uint64_t k_chunk_prefix = 64 << 20;       // base range of a run of new chunks
-constexpr std::uint64_t k_chunk_margin = 256 * 1024;     // base around that range
 constexpr std::size_t k_frame_outputs = 4096;            // outputs of one frame of a large file
 constexpr std::uint64_t k_window_input = 96 << 20;       // new bytes compressed at once
 constexpr std::uint64_t k_manifest_piece = 4 << 20;      // bytes of one MANIFEST record
@@ -47,7 +45,6 @@ constexpr int k_strong_level = 19;
 constexpr int k_fast_level = 12;
 static_assert(k_single_frame_file <= k_max_frame_output);
 static_assert(k_batch_prefix <= k_max_frame_prefix && k_single_frame_base <= k_max_frame_prefix);
-static_assert(k_chunk_prefix + 2 * k_chunk_margin <= k_max_frame_prefix);
 
 class DeltaMaker
 {
@@ -290,120 +287,20 @@ private:
       return target.error();
     }
     std::shared_ptr<const util::Content> base;
-    std::uint64_t old_size = 0;
-    // Chunks of the base by content (the first of equal chunks wins).
-    // Chunks of the base by content, with every place each occurs.
-    std::unordered_map<util::Hash128, std::vector<std::uint64_t>> known;
     if (file.base != k_no_base) {
       auto loaded = load_content(m_store, m_from.entries[file.base]);
       if (!loaded) {
         return loaded.error();
       }
       base = std::move(*loaded);
-      old_size = base->size();
-      auto s = for_each_chunk(*base, [&](std::uint64_t at, std::span<const std::uint8_t> chunk) {
-        known[util::hash_bytes(chunk)].push_back(at); // ascending
-      });
-      if (!s) {
-        return s;
-      }
     }
-    struct Chunk
-    {
-      std::uint64_t offset;
-      std::uint64_t length;
-      std::uint64_t base_offset; // UINT64_MAX: not in the base
-    };
-    std::vector<Chunk> chunks;
-    // Content that repeats (a disk image, logs) occurs in many places: take
-    // the one that keeps the file's alignment with the base (where the last
-    // match leads), so copies stay long and the base around a new run is
-    // its true counterpart.
-    std::int64_t shift = 0; // base offset minus new offset, at the last match
-    auto walked =
-      for_each_chunk(**target, [&](std::uint64_t at, std::span<const std::uint8_t> chunk) {
-        const auto found = known.find(util::hash_bytes(chunk));
-        if (found == known.end()) {
-          chunks.push_back({at, chunk.size(), UINT64_MAX});
-          return;
-        }
-        const auto& places = found->second;
-        const std::int64_t expected = static_cast<std::int64_t>(at) + shift;
-        auto next = std::lower_bound(
-          places.begin(), places.end(), expected,
-          [](std::uint64_t p, std::int64_t want) { return static_cast<std::int64_t>(p) < want; });
-        if (next == places.end() ||
-            (next != places.begin() && expected - static_cast<std::int64_t>(*std::prev(next)) <
-                                         static_cast<std::int64_t>(*next) - expected)) {
-          next = std::prev(next);
-        }
-        shift = static_cast<std::int64_t>(*next) - static_cast<std::int64_t>(at);
-        chunks.push_back({at, chunk.size(), *next});
-      });
-    if (!walked) {
-      return walked;
+    auto found = chunk_pieces(**target, base.get());
+    if (!found) {
+      return found.error();
     }
-    known = {};
-    // The file as pieces: copies (runs of chunks contiguous in the base)
-    // and runs of new chunks, each run with the part of the base around it.
-    struct Piece
-    {
-      bool copy;
-      std::uint64_t offset; // in the new file
-      std::uint64_t length;
-      std::uint64_t base_offset; // a copy's source
-      std::uint64_t lo, hi;      // a run's base range, if any
-    };
-    std::vector<Piece> pieces;
-    std::uint64_t base_after = 0; // in the base, just after the last copy
-    std::int64_t copy_shift = 0;  // its base offset minus its offset in the file
-    for (std::size_t c = 0; c < chunks.size();) {
-      if (chunks[c].base_offset != UINT64_MAX) {
-        const std::uint64_t from_offset = chunks[c].base_offset;
-        const std::uint64_t at = chunks[c].offset;
-        std::uint64_t length = 0;
-        while (c < chunks.size() && chunks[c].base_offset == from_offset + length) {
-          length += chunks[c].length;
-          ++c;
-        }
-        pieces.push_back({true, at, length, from_offset, 0, 0});
-        m_report.copied_bytes += length;
-        base_after = from_offset + length;
-        copy_shift = static_cast<std::int64_t>(from_offset) - static_cast<std::int64_t>(at);
-        continue;
-      }
-      const std::uint64_t start = chunks[c].offset;
-      std::uint64_t length = 0;
-      while (c < chunks.size() && chunks[c].base_offset == UINT64_MAX &&
-             length + chunks[c].length <= k_max_frame_output) {
-        length += chunks[c].length;
-        ++c;
-      }
-      Piece run{false, start, length, 0, 0, 0};
-      if (old_size > 0) {
-        // The old counterpart of the run: from the end of the last copy to
-        // the start of the next one, with a margin.
-        std::uint64_t lo = base_after;
-        std::uint64_t hi = old_size;
-        for (std::size_t n = c; n < chunks.size(); ++n) {
-          if (chunks[n].base_offset != UINT64_MAX) {
-            hi = chunks[n].base_offset;
-            break;
-          }
-        }
-        if (hi <= lo || hi - lo > k_chunk_prefix) {
-          // No sensible span between the copies: the run's place if the
-          // alignment of the last copy holds.
-          const std::int64_t guess = static_cast<std::int64_t>(start) + copy_shift;
-          lo = std::min<std::uint64_t>(static_cast<std::uint64_t>(std::max<std::int64_t>(guess, 0)),
-                                       old_size);
-          hi = std::min<std::uint64_t>(lo + length, old_size);
-        }
-        run.lo = lo > k_chunk_margin ? lo - k_chunk_margin : 0;
-        run.hi = std::min<std::uint64_t>(hi + k_chunk_margin, old_size);
-        run.hi = std::min(run.hi, run.lo + k_chunk_prefix);
-      }
-      pieces.push_back(run);
+    const std::vector<Piece>& pieces = *found;
+    for (const Piece& piece : pieces) {
+      m_report.copied_bytes += piece.copy ? piece.length : 0;
     }
 
     // Packed into frames: the runs decoded from one zstd frame against
