@@ -140,6 +140,30 @@ util::Result<Manifest> DeltaReader::read_manifest(const Manifest& from)
     return st.bad("the manifest it builds is not v" + std::to_string(h.to_number) + " (" +
                   h.to_id.short_hex() + ") of " + h.channel);
   }
+  // Where every file's content comes from is known now: refuse a delta
+  // that lacks some, or writes what the follower holds, before any file is
+  // written.
+  std::unordered_set<util::Hash128> held;
+  for (const Entry& e : from.entries) {
+    if (e.type == EntryType::file) {
+      held.insert(e.hash);
+    }
+  }
+  std::unordered_set<util::Hash128> written;
+  for (std::size_t i = 0; i < to.entries.size(); ++i) {
+    const Entry& e = to.entries[i];
+    if (edits->written[i] && (held.contains(e.hash) || !written.insert(e.hash).second)) {
+      return st.bad("MANIFEST: " + util::quote(e.path) +
+                    " is left to the payload, but its content is held already");
+    }
+  }
+  for (const Entry& e : to.entries) {
+    if (e.type == EntryType::file && e.size > 0 && !held.contains(e.hash) &&
+        !written.contains(e.hash)) {
+      return st.bad("MANIFEST: no content for " + util::quote(e.path) +
+                    ": neither the version held here nor the payload has it");
+    }
+  }
   st.record_at = next_at;
   st.written = std::move(edits->written);
   st.have_manifest = true;

@@ -242,6 +242,16 @@ TEST_F(HostileDeltaTest, EditsMustBeCanonicalAndNotContradictory)
   expect_untouched();
 }
 
+TEST_F(HostileDeltaTest, AFileWithoutContentIsRefusedBeforeAnyIsWritten)
+{
+  // etc/zzz is neither in A nor left to the payload.
+  const core::Manifest b = with_zzz("nowhere\n");
+  test::RawDelta raw(m_a, b, 0, 0);
+  raw.manifest(m_a, b);
+  expect_data_error(refused(raw.finish()), "no content for etc/zzz");
+  expect_untouched();
+}
+
 TEST_F(HostileDeltaTest, AHeaderThatMiscountsTheNewFilesIsRefused)
 {
   const std::string content(1000, 'z');
