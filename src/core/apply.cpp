@@ -20,6 +20,22 @@
 
 namespace treecast::core {
 
+util::Result<util::Fd> Follower::new_stage()
+{
+  const std::string stage_path = path("stage");
+  if (auto s = discard_stage(); !s) {
+    return s.error();
+  }
+  if (::mkdir(stage_path.c_str(), 0700) != 0) {
+    return util::io_error(stage_path, "cannot create", errno);
+  }
+  util::Fd stage(::open(stage_path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!stage) {
+    return util::io_error(stage_path, "cannot open", errno);
+  }
+  return stage;
+}
+
 util::Status Follower::check_same_file_system(CommitMode mode) const
 {
   const auto slash = m_dir.rfind('/');
@@ -149,19 +165,14 @@ util::Result<ApplyReport> Follower::commit_atomic(DeltaReader& reader, Manifest 
 {
   Manifest* to = &to_manifest;
   const std::string stage_path = path("stage");
-  if (auto s = discard_stage(); !s) {
-    return s.error();
-  }
   struct stat dir_st
   {};
   ::fstat(live, &dir_st);
-  if (::mkdir(stage_path.c_str(), 0700) != 0) {
-    return util::io_error(stage_path, "cannot create", errno);
+  auto made = new_stage();
+  if (!made) {
+    return made.error();
   }
-  util::Fd stage(::open(stage_path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!stage) {
-    return util::io_error(stage_path, "cannot open", errno);
-  }
+  util::Fd stage = std::move(*made);
   auto fail = [&](util::Error error) -> util::Result<ApplyReport> {
     (void)discard_stage();
     return error;

@@ -48,16 +48,11 @@ util::Result<ApplyReport> Follower::commit_inplace(DeltaReader& reader, Manifest
                                                    ApplyReport report)
 {
   const std::string stage_path = path("stage");
-  if (auto s = discard_stage(); !s) {
-    return s.error();
+  auto made = new_stage();
+  if (!made) {
+    return made.error();
   }
-  if (::mkdir(stage_path.c_str(), 0700) != 0) {
-    return util::io_error(stage_path, "cannot create", errno);
-  }
-  util::Fd stage(::open(stage_path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!stage) {
-    return util::io_error(stage_path, "cannot open", errno);
-  }
+  util::Fd stage = std::move(*made);
   auto fail = [&](util::Error error) -> util::Result<ApplyReport> {
     (void)discard_stage();
     return error;

@@ -49,6 +49,20 @@ util::Result<std::shared_ptr<const util::Content>> load_content(const Store& sto
   return std::make_shared<const util::Content>(std::move(fd), entry.size, temp);
 }
 
+std::vector<std::uint8_t> encode_header(const DeltaHeader& h)
+{
+  util::ByteWriter w;
+  w.str(h.channel);
+  w.varint(h.from_number);
+  w.bytes(h.from_id.bytes);
+  w.varint(h.to_number);
+  w.bytes(h.to_id.bytes);
+  w.varint(h.write_bytes);
+  w.varint(h.new_files);
+  w.varint(h.level);
+  return w.take();
+}
+
 util::Status RecordWriter::start()
 {
   util::ByteWriter w;

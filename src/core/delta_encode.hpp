@@ -26,6 +26,9 @@ inline constexpr std::uint64_t k_in_memory = 32 << 20;
 [[nodiscard]] util::Result<std::shared_ptr<const util::Content>> load_content(const Store& store,
                                                                               const Entry& entry);
 
+// The HEADER record's body.
+[[nodiscard]] std::vector<std::uint8_t> encode_header(const DeltaHeader& header);
+
 // Writes the magic, then records, each framed with its type, length and
 // hash, then END with the count and the checksum of everything before it.
 class RecordWriter

@@ -93,20 +93,10 @@ public:
 private:
   util::Status write_head()
   {
-    const DeltaHeader& h = m_report.header;
-    util::ByteWriter w;
-    w.str(h.channel);
-    w.varint(h.from_number);
-    w.bytes(h.from_id.bytes);
-    w.varint(h.to_number);
-    w.bytes(h.to_id.bytes);
-    w.varint(h.write_bytes);
-    w.varint(h.new_files);
-    w.varint(h.level);
     if (auto s = m_writer.start(); !s) {
       return s;
     }
-    if (auto s = m_writer.record(RecordType::header, w.data()); !s) {
+    if (auto s = m_writer.record(RecordType::header, encode_header(m_report.header)); !s) {
       return s;
     }
     std::vector<bool> written(m_to.entries.size(), false);

@@ -100,6 +100,8 @@ private:
   [[nodiscard]] util::Status recover();
   [[nodiscard]] util::Status finish_exchange();
   [[nodiscard]] util::Status discard_stage();
+  // A fresh, empty stage/ (any old one discarded), open.
+  [[nodiscard]] util::Result<util::Fd> new_stage();
   void load();
   [[nodiscard]] util::Status check_same_file_system(CommitMode mode) const;
   [[nodiscard]] util::Result<ApplyReport> commit_atomic(DeltaReader& reader, Manifest to,

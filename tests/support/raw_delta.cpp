@@ -11,19 +11,23 @@ namespace treecast::test {
 
 RawDelta::RawDelta(const core::Manifest& from, const core::Manifest& to, std::uint64_t write_bytes,
                    std::uint64_t new_files)
+  : m_sink([this](std::span<const std::uint8_t> data) {
+      m_bytes.insert(m_bytes.end(), data.begin(), data.end());
+      return util::Status{};
+    }),
+    m_writer(m_sink)
 {
-  m_bytes.assign(std::begin(core::k_delta_magic), std::end(core::k_delta_magic));
-  m_bytes.push_back(core::k_delta_format);
-  util::ByteWriter h;
-  h.str(to.header.channel);
-  h.varint(from.header.number);
-  h.bytes(from.header.number == 0 ? util::Hash128{}.bytes : from.id.bytes);
-  h.varint(to.header.number);
-  h.bytes(to.id.bytes);
-  h.varint(write_bytes);
-  h.varint(new_files);
-  h.varint(3);
-  record(core::RecordType::header, h.data());
+  core::DeltaHeader h;
+  h.channel = to.header.channel;
+  h.from_number = from.header.number;
+  h.from_id = from.header.number == 0 ? util::Hash128{} : from.id;
+  h.to_number = to.header.number;
+  h.to_id = to.id;
+  h.write_bytes = write_bytes;
+  h.new_files = new_files;
+  h.level = 3;
+  (void)m_writer.start();
+  record(core::RecordType::header, core::encode_header(h));
 }
 
 void RawDelta::manifest(const core::Manifest& from, const core::Manifest& to,
@@ -44,17 +48,7 @@ void RawDelta::manifest_raw(const core::Manifest& from, const std::vector<std::u
 
 void RawDelta::record(core::RecordType type, const std::vector<std::uint8_t>& body)
 {
-  util::ByteWriter head;
-  head.u8(static_cast<std::uint8_t>(type));
-  head.varint(body.size());
-  util::Hasher check;
-  check.update(head.data());
-  check.update(body);
-  m_bytes.insert(m_bytes.end(), head.data().begin(), head.data().end());
-  m_bytes.insert(m_bytes.end(), body.begin(), body.end());
-  const auto sum = check.digest();
-  m_bytes.insert(m_bytes.end(), sum.bytes.begin(), sum.bytes.end());
-  m_records += 1;
+  (void)m_writer.record(type, body);
 }
 
 void RawDelta::frame(const std::vector<std::pair<std::uint64_t, std::uint64_t>>& outputs,
@@ -77,21 +71,7 @@ void RawDelta::frame(const std::vector<std::pair<std::uint64_t, std::uint64_t>>&
 
 std::vector<std::uint8_t> RawDelta::finish()
 {
-  util::ByteWriter count;
-  count.varint(m_records);
-  util::ByteWriter head;
-  head.u8(static_cast<std::uint8_t>(core::RecordType::end));
-  head.varint(count.size() + 16);
-  m_bytes.insert(m_bytes.end(), head.data().begin(), head.data().end());
-  util::ByteWriter body;
-  body.bytes(count.data());
-  body.bytes(util::hash_bytes(m_bytes).bytes);
-  util::Hasher check;
-  check.update(head.data());
-  check.update(body.data());
-  m_bytes.insert(m_bytes.end(), body.data().begin(), body.data().end());
-  const auto sum = check.digest();
-  m_bytes.insert(m_bytes.end(), sum.bytes.begin(), sum.bytes.end());
+  (void)m_writer.end();
   return m_bytes;
 }
 

@@ -4,6 +4,7 @@
 // encoder never writes: hostile manifests, lying frames, bombs. The layout
 // is man/treecast-formats.5, DELTA.
 
+#include "core/delta_encode.hpp"
 #include "core/delta_format.hpp"
 #include "core/manifest.hpp"
 
@@ -16,6 +17,8 @@ namespace treecast::test {
 class RawDelta
 {
 public:
+  RawDelta(const RawDelta&) = delete; // m_writer refers to m_sink
+  RawDelta& operator=(const RawDelta&) = delete;
   // Starts with the magic and a HEADER from `from` to `to` (to's header and
   // id as given, not recomputed).
   RawDelta(const core::Manifest& from, const core::Manifest& to, std::uint64_t write_bytes,
@@ -39,7 +42,8 @@ public:
 
 private:
   std::vector<std::uint8_t> m_bytes;
-  std::uint64_t m_records = 0;
+  util::ByteSink m_sink;       // appends to m_bytes
+  core::RecordWriter m_writer; // the encoder's own framing, over m_sink
 };
 
 } // namespace treecast::test
