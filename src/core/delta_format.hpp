@@ -31,7 +31,7 @@
 namespace treecast::core {
 
 inline constexpr std::uint8_t k_delta_magic[4] = {'T', 'C', 'D', 'L'}; // format
-inline constexpr std::uint8_t k_delta_format = 2;                      // format
+inline constexpr std::uint8_t k_delta_format = 3;                      // format
 
 enum class RecordType : std::uint8_t
 { // format

@@ -5,6 +5,7 @@
 // as it completes.
 
 #include "delta.hpp"
+#include "delta_meta.hpp"
 #include "delta_stream.hpp"
 
 #include <algorithm>
@@ -17,18 +18,7 @@ namespace {
 // A COPY is read from its base in pieces of this size.
 constexpr std::uint64_t k_copy_piece = 8 << 20;
 
-struct Range
-{
-  std::uint64_t index = 0;
-  std::uint64_t offset = 0;
-  std::uint64_t length = 0;
-  // An output copied from A: its file and offset there.
-  std::uint64_t source = k_none_source;
-  std::uint64_t source_offset = 0;
-
-  static constexpr std::uint64_t k_none_source = UINT64_MAX;
-  bool copied() const { return source != k_none_source; }
-};
+using Range = MetaRange;
 
 class PayloadReader
 {
@@ -79,19 +69,14 @@ private:
 
   util::Status file_index(const Manifest& m, std::uint64_t index, const char* what) const
   {
-    if (index >= m.entries.size() || m.entries[index].type != EntryType::file) {
-      return m_st.bad(std::string(what) + " " + std::to_string(index) + " is not a file");
-    }
-    return {};
+    auto s = check_file(m, index, what);
+    return s ? s : util::Status(m_st.bad(s.error().message));
   }
 
   util::Status in_range(const Entry& e, std::uint64_t offset, std::uint64_t length) const
   {
-    if (offset > e.size || length > e.size - offset) {
-      return m_st.bad("range " + std::to_string(offset) + "+" + std::to_string(length) +
-                      " beyond the " + std::to_string(e.size) + " bytes of " + util::quote(e.path));
-    }
-    return {};
+    auto s = check_range(e, offset, length);
+    return s ? s : util::Status(m_st.bad(s.error().message));
   }
 
   // Appends data to new file index of B: it starts the file, or continues
@@ -194,8 +179,7 @@ private:
   }
 
   // A FRAME's meta: its prefix ranges of A and its outputs in B.
-  util::Status read_meta(std::vector<Range>& prefix, std::vector<Range>& outputs,
-                         std::uint64_t& output_total)
+  util::Result<FrameMeta> read_meta()
   {
     const std::uint64_t body_start = m_st.offset;
     auto meta_length = m_st.varint("FRAME meta length");
@@ -207,86 +191,28 @@ private:
     }
     std::vector<std::uint8_t> meta(*meta_length);
     if (auto s = m_st.exact(meta, "FRAME meta"); !s) {
-      return s;
+      return s.error();
     }
     if (m_st.offset - body_start > m_st.length) {
       return m_st.bad("FRAME meta beyond its record");
     }
-    util::ByteReader r(meta);
-    prefix.resize(r.varint_max("prefix count", meta.size()));
-    std::uint64_t prefix_total = 0;
-    for (Range& p : prefix) {
-      p = {r.varint("prefix file"), r.varint("prefix offset"), r.varint("prefix length")};
-      if (!r.ok()) {
-        break;
-      }
-      if (auto s = file_index(m_from, p.index, "FRAME prefix"); !s) {
-        return s;
-      }
-      if (auto s = in_range(m_from.entries[p.index], p.offset, p.length); !s) {
-        return s;
-      }
-      prefix_total += p.length;
-      if (prefix_total > k_max_frame_prefix) {
-        return m_st.bad("FRAME prefix above the limit of " + std::to_string(k_max_frame_prefix));
-      }
+    auto decoded = decode_frame_meta(meta, m_from, m_to, m_current, m_written);
+    if (!decoded) {
+      return m_st.bad(decoded.error().message);
     }
-    outputs.resize(r.varint_max("output count", meta.size()));
-    output_total = 0;
-    for (Range& o : outputs) {
-      o = {r.varint("output file"), 0, r.varint("output length")};
-      const auto source = r.varint("output source");
-      if (!r.ok()) {
-        break;
-      }
-      if (auto s = file_index(m_to, o.index, "FRAME output"); !s) {
-        return s;
-      }
-      if (o.length == 0 || o.length > m_to.entries[o.index].size) {
-        return m_st.bad("FRAME output of " + std::to_string(o.length) + " bytes for " +
-                        shown(o.index));
-      }
-      if (source != 0) {
-        // Copied from A, not decoded.
-        o.source = source - 1;
-        o.source_offset = r.varint("output source offset");
-        if (!r.ok()) {
-          break;
-        }
-        if (auto s = file_index(m_from, o.source, "FRAME output source"); !s) {
-          return s;
-        }
-        if (auto s = in_range(m_from.entries[o.source], o.source_offset, o.length); !s) {
-          return s;
-        }
-        continue;
-      }
-      output_total += o.length;
-      if (output_total > k_max_frame_output) {
-        return m_st.bad("FRAME output above the limit of " + std::to_string(k_max_frame_output));
-      }
-    }
-    if (r.ok() && !r.at_end()) {
-      r.fail("trailing bytes");
-    }
-    if (!r.ok()) {
-      return m_st.bad("FRAME: " + r.error());
-    }
-    if (output_total == 0) {
-      return m_st.bad("FRAME with nothing to decode");
-    }
-    return {};
+    return decoded;
   }
 
   util::Status frame()
   {
     const std::uint64_t body_start = m_st.offset;
-    std::vector<Range> prefix;
-    std::vector<Range> outputs;
-    std::uint64_t output_total = 0;
-    if (auto s = read_meta(prefix, outputs, output_total); !s) {
-      return s;
+    auto meta = read_meta();
+    if (!meta) {
+      return meta.error();
     }
+    const std::vector<Range>& prefix = meta->prefix;
+    const std::vector<Range>& outputs = meta->outputs;
+    const std::uint64_t output_total = meta->decoded;
     // The prefix: one range of a base in place, or several joined.
     const bool has_copies =
       std::any_of(outputs.begin(), outputs.end(), [](const Range& o) { return o.copied(); });

@@ -1,5 +1,6 @@
 #include "delta_units.hpp"
 
+#include "core/delta_meta.hpp"
 #include "util/bytes.hpp"
 #include "util/zstd.hpp"
 
@@ -24,23 +25,7 @@ void build_unit(const Store& store, const Manifest& from, const Manifest& to, Un
     unit.body = meta.take();
     return;
   }
-  meta.varint(unit.prefix.size());
-  for (const Range& r : unit.prefix) {
-    meta.varint(r.index);
-    meta.varint(r.offset);
-    meta.varint(r.length);
-  }
-  meta.varint(unit.outputs.size());
-  for (const Range& r : unit.outputs) {
-    meta.varint(r.index);
-    meta.varint(r.length);
-    if (r.source == k_from_frame) {
-      meta.varint(0);
-    } else {
-      meta.varint(r.source + 1);
-      meta.varint(r.source_offset);
-    }
-  }
+  meta.bytes(encode_frame_meta(from, to, unit.prefix, unit.outputs));
   util::ByteWriter head;
   head.varint(meta.size());
   head.bytes(meta.data());

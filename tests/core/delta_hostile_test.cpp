@@ -159,8 +159,14 @@ TEST_F(HostileDeltaTest, ASymlinkPutInTheTreeByHandIsDriftNotAPath)
 
 TEST_F(HostileDeltaTest, DuplicatePathsAreRefused)
 {
-  core::Manifest changed = next({file("etc/app.conf", "one\n"), file("etc/app.conf", "two\n")});
-  changed.entries.insert(changed.entries.begin(), m_a.entries[0]);
+  // A path A holds is named by its index, which only grows: a duplicate
+  // can only be a new path.
+  core::Manifest changed = m_a;
+  changed.header.number += 1;
+  changed.header.parent = m_a.header.number;
+  changed.entries.push_back(file("etc/new", "one\n"));
+  changed.entries.push_back(file("etc/new", "two\n"));
+  changed.id = core::compute_id(changed.entries);
   test::RawDelta raw(m_a, changed, 8, 2);
   raw.manifest(m_a, changed);
   expect_data_error(refused(raw.finish()), "duplicate path");
@@ -208,13 +214,23 @@ TEST_F(HostileDeltaTest, ADecompressionBombIsRefusedBeforeItExpands)
 
 TEST_F(HostileDeltaTest, EditsMustBeCanonicalAndNotContradictory)
 {
-  // The MANIFEST section by hand: removed paths, B's header, edits.
-  auto section = [&](const std::vector<std::string>& removed,
-                     const std::vector<std::pair<std::uint64_t, std::string>>& edits) {
+  // The MANIFEST section by hand: removed entries, B's header, edits. An
+  // edit names an entry of A (ref 2 + places after the last one named), or
+  // gives a path A lacks (ref 0, then prefix and suffix); each sets the
+  // mode only.
+  struct RawEdit
+  {
+    std::uint64_t ref;
+    std::uint64_t shared = 0;
+    std::string suffix;
+  };
+  auto section = [&](const std::vector<std::uint64_t>& removed, const std::vector<RawEdit>& edits) {
     util::ByteWriter w;
     w.varint(removed.size());
-    for (const std::string& path : removed) {
-      w.str(path);
+    std::uint64_t next_index = 0;
+    for (const std::uint64_t index : removed) {
+      w.varint(index - next_index);
+      next_index = index + 1;
     }
     w.str(m_a.header.channel);
     w.varint(m_a.header.number + 1);
@@ -222,24 +238,93 @@ TEST_F(HostileDeltaTest, EditsMustBeCanonicalAndNotContradictory)
     w.u64le(static_cast<std::uint64_t>(m_a.header.time_ns));
     w.str("");
     w.varint(edits.size());
-    for (const auto& [shared, suffix] : edits) {
-      w.varint(shared);
-      w.str(suffix);
+    for (const RawEdit& e : edits) {
+      w.varint(e.ref);
+      if (e.ref < 2) {
+        w.varint(e.shared);
+        w.str(e.suffix);
+      }
       w.u8(0x02); // mode
       w.varint(0600);
     }
     return w.take();
   };
   const core::Manifest b = with_zzz("unused");
-  test::RawDelta both(m_a, b, 0, 0);
-  both.manifest_raw(m_a, section({"etc/app.conf"}, {{0, "etc/app.conf"}}));
-  expect_data_error(refused(both.finish()), "both removed and edited");
-  expect_untouched();
+  ASSERT_EQ(m_a.entries[1].path, "etc/app.conf");
+  const std::pair<std::vector<std::uint8_t>, std::string> cases[] = {
+    {section({1}, {{3, 0, ""}}), "both removed and edited"},
+    {section({}, {{3, 0, ""}, {0, 0, "etc/new"}}), "is not the longest shared one"},
+    {section({}, {{0, 0, "etc/app.conf"}}), "gives the path etc/app.conf, which the version"},
+    {section({}, {{2 + 100, 0, ""}}), "edits entry 100 of a version of 3"},
+    {section({7}, {}), "removed entry is 7, above the limit of 3"},
+    {section({}, {{0, 0, "etc/new"}}), "new path etc/new without all its fields"},
+  };
+  for (const auto& [bytes, says] : cases) {
+    test::RawDelta raw(m_a, b, 0, 0);
+    raw.manifest_raw(m_a, bytes);
+    expect_data_error(refused(raw.finish()), says);
+    expect_untouched();
+  }
+}
 
-  test::RawDelta loose(m_a, b, 0, 0);
-  loose.manifest_raw(m_a, section({}, {{0, "etc/app.conf"}, {0, "etc/other.conf"}}));
-  expect_data_error(refused(loose.finish()), "is not the longest shared one");
+TEST_F(HostileDeltaTest, AnEditFromAnEntryANeverHadIsRefused)
+{
+  // A new path that starts from entry 9 of A, which has 3.
+  util::ByteWriter w;
+  w.varint(0); // nothing removed
+  w.str(m_a.header.channel);
+  w.varint(m_a.header.number + 1);
+  w.varint(m_a.header.number);
+  w.u64le(static_cast<std::uint64_t>(m_a.header.time_ns));
+  w.str("");
+  w.varint(1);
+  w.varint(1); // a path A lacks, from an entry of A:
+  w.varint(9);
+  w.varint(0);
+  w.str("etc/copy");
+  w.u8(0);
+  const core::Manifest b = with_zzz("unused");
+  test::RawDelta raw(m_a, b, 0, 0);
+  raw.manifest_raw(m_a, w.take());
+  expect_data_error(refused(raw.finish()), "edit source is 9, above the limit of 3");
   expect_untouched();
+}
+
+TEST_F(HostileDeltaTest, AFrameMetaOutsideItsFilesIsRefused)
+{
+  // A: etc, etc/app.conf (11 bytes), etc/other.conf; B adds etc/zzz (entry
+  // 3, 1000 bytes). Each meta below is a prefix count and ranges, then an
+  // output count and outputs; a range's or output's first varint is the
+  // zigzag index step shifted past its flags (range: 1 whole; output: 1
+  // copied, 2 the rest of the file).
+  const std::string content(1000, 'z');
+  const core::Manifest b = with_zzz(content);
+  const auto frame =
+    util::zstd_compress(std::vector<std::uint8_t>(content.begin(), content.end()), 3);
+  const std::pair<std::vector<std::uint64_t>, std::string> cases[] = {
+    {{1, 2 << 1, 11, 0, 1, 6 << 2 | 2}, "FRAME prefix range of no bytes of etc/app.conf"},
+    {{1, 0 << 1 | 1, 1, 6 << 2 | 2}, "FRAME prefix 0 is not a file"},
+    {{1, 2 << 1, 5, 10, 1, 6 << 2 | 2}, "range 5+10 beyond the 11 bytes of etc/app.conf"},
+    {{0, 1, 1 << 2 | 2}, "FRAME output 18446744073709551615 is not a file"},
+    {{0, 2, 6 << 2 | 2, 0 << 2 | 2}, "FRAME output for etc/zzz, which has its 1000 bytes"},
+    {{0, 1, 6 << 2, 1001}, "FRAME output of 1001 bytes for etc/zzz"},
+    {{0, 2, 6 << 2 | 3, 9, 0, 0 << 2 | 2}, "FRAME output source 9 is not a file"},
+  };
+  for (const auto& [fields, says] : cases) {
+    util::ByteWriter meta;
+    for (const std::uint64_t v : fields) {
+      meta.varint(v);
+    }
+    util::ByteWriter body;
+    body.varint(meta.size());
+    body.bytes(meta.data());
+    body.bytes(frame);
+    test::RawDelta raw(m_a, b, 1000, 1);
+    raw.manifest(m_a, b, {"etc/zzz"});
+    raw.record(core::RecordType::frame, body.data());
+    expect_data_error(refused(raw.finish()), says);
+    expect_untouched();
+  }
 }
 
 TEST_F(HostileDeltaTest, AFileWithoutContentIsRefusedBeforeAnyIsWritten)

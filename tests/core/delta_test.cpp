@@ -173,6 +173,32 @@ TEST_F(DeltaTest, SmallEditsRenamesAndRemovalsRoundTrip)
   EXPECT_LT(delta.size(), 2000U);
 }
 
+TEST_F(DeltaTest, AMovedFolderCostsItsNewPathsOnly)
+{
+  // 200 files of distinct content and 20 symlinks, moved to another
+  // folder: each new path starts from the entry it was moved from, so no
+  // content hash (16 bytes a file) is sent, and no payload.
+  const std::string tree = m_dir / "tree";
+  for (int i = 0; i < 200; ++i) {
+    write_file(tree + "/app/conf.d/site-" + std::to_string(i) + ".conf", config(20, i));
+  }
+  for (int i = 0; i < 20; ++i) {
+    std::filesystem::create_symlink("site-" + std::to_string(i) + ".conf",
+                                    tree + "/app/conf.d/link-" + std::to_string(i));
+  }
+  const core::Manifest a = snapshot_of(tree);
+  make_dir(tree + "/srv");
+  std::filesystem::rename(tree + "/app/conf.d", tree + "/srv/conf.d");
+  const core::Manifest b = snapshot_of(tree);
+
+  core::DeltaReport report;
+  const auto delta = make(a, b, &report);
+  expect_round_trip(a, b, delta);
+  EXPECT_EQ(report.header.new_files, 0U);
+  EXPECT_EQ(report.frames, 0U);
+  EXPECT_LT(delta.size(), 220U * 4) << "a moved entry costs more than its path";
+}
+
 TEST_F(DeltaTest, SameInputsGiveTheSameBytes)
 {
   const std::string tree = m_dir / "tree";

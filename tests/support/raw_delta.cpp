@@ -55,12 +55,15 @@ void RawDelta::frame(const std::vector<std::pair<std::uint64_t, std::uint64_t>>&
                      const std::vector<std::uint8_t>& zstd_frame)
 {
   util::ByteWriter meta;
-  meta.varint(0);
+  meta.varint(0); // no prefix
   meta.varint(outputs.size());
+  std::uint64_t previous = 0;
   for (const auto& [index, length] : outputs) {
-    meta.varint(index);
+    // The index after the previous one, flags clear: a length given,
+    // decoded from the frame.
+    meta.varint(util::zigzag(static_cast<std::int64_t>(index - previous)) << 2);
     meta.varint(length);
-    meta.varint(0); // decoded from the frame
+    previous = index;
   }
   util::ByteWriter body;
   body.varint(meta.size());
