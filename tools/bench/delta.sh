@@ -111,8 +111,13 @@ EDITS=$WORK/etc-edits.txt
 mkdir -p "$TREES" "$TARS" "$PAIRS" "$LOG" "$CACHE"
 printf 'pair\ttool\tphase\trun\tus\tmaxrss_kib\tcpu_s\tbytes\n' >"$RAW"
 
-# Deterministic tars: names sorted, no times, no owners.
-TAR_FLAGS=(--sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner)
+# The tar-based peers' tars: names sorted, so a tree always makes the same tar,
+# and each entry's mtime (whole seconds) and owner kept, as a mirror must
+# restore them and treecast's deltas carry them.
+TAR_FLAGS=(--sort=name)
+# A tree's signature leaves times and owners out: the trees the tools apply
+# are compared on content, modes and links.
+SIG_TAR_FLAGS=(--sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner)
 
 # ---- tools and the binary
 
@@ -373,7 +378,7 @@ mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 
 # A tree's content, owners and times aside: what every applied tree must match.
 tree_sig() {
-  tar -cf - "${TAR_FLAGS[@]}" --hard-dereference -C "$1" . | xxhsum -H2 - | cut -d' ' -f1
+  tar -cf - "${SIG_TAR_FLAGS[@]}" --hard-dereference -C "$1" . | xxhsum -H2 - | cut -d' ' -f1
 }
 
 say "== data: deterministic tars of the trees, signatures of the new trees"
@@ -869,7 +874,7 @@ pair_row() {
     "turn on the same pair. Time = wall clock around \`timeout /usr/bin/time -f '%M %U %S' CMD\`;" \
     "page cache warm (everything read once first), an untimed sync before every timed command."
   echo "- tar-based peers (xdelta3, zstd --patch-from) work on deterministic tars of the trees" \
-    "(\`tar ${TAR_FLAGS[*]}\`), made beforehand, untimed; their apply rebuilds the new tar" \
+    "(\`tar ${TAR_FLAGS[*]}\`: mtimes and owners kept, as treecast keeps them), made beforehand, untimed; their apply rebuilds the new tar" \
     "from the old one, not the tree. On the big file the file itself plays the tar's role."
   echo "- rsync, \`tar | zstd\` and treecast apply to a tree: a fresh copy of the old tree" \
     "(treecast: \`treecast checkout 1\`; rsync: \`cp -a\`; tar: an empty folder), made untimed." \
