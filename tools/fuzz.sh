@@ -10,10 +10,10 @@ seconds=${1:-60}
 
 command -v clang++ >/dev/null || { echo "tools/fuzz.sh: needs clang++ (apt-get install clang)" >&2; exit 2; }
 CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTREECAST_FUZZ=ON >/dev/null
-cmake --build build/fuzz --parallel "$(nproc)" --target delta_fuzzer manifest_fuzzer
+cmake --build build/fuzz --parallel "$(nproc)" --target delta_fuzzer manifest_fuzzer wire_fuzzer
 
 mkdir -p build/fuzz/crashes
-for target in delta manifest; do
+for target in delta manifest wire; do
   mkdir -p "build/fuzz/corpus/$target"
   cp -n tests/fuzz/corpus/$target/* "build/fuzz/corpus/$target/"
   echo "== $target: ${seconds}s"

@@ -81,6 +81,13 @@ TEST(FuzzCorpus, DeltaReaderSurvivesTheCorpusAndItsMutations)
   run_mutations(files, &fuzz::delta);
 }
 
+TEST(FuzzCorpus, WireDecoderSurvivesTheCorpusAndItsMutations)
+{
+  const auto files = corpus("wire");
+  ASSERT_GE(files.size(), 10U);
+  run_mutations(files, &fuzz::wire);
+}
+
 TEST(FuzzCorpus, ManifestDecoderSurvivesTheCorpusAndItsMutations)
 {
   const auto files = corpus("manifest");

@@ -1,8 +1,10 @@
 #include "fuzz_targets.hpp"
 
 #include "core/delta.hpp"
+#include "wire/codec.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace treecast::fuzz {
 
@@ -119,6 +121,19 @@ bool delta(const std::uint8_t* data, std::size_t size)
 bool manifest(const std::uint8_t* data, std::size_t size)
 {
   return core::decode({data, size}, "fuzz").ok();
+}
+
+bool wire(const std::uint8_t* data, std::size_t size)
+{
+  auto m = wire::decode({data, size});
+  if (!m) {
+    return false;
+  }
+  const auto again = wire::encode(*m);
+  if (!std::equal(again.begin(), again.end(), data, data + size)) {
+    std::abort(); // two encodings of one message
+  }
+  return true;
 }
 
 } // namespace treecast::fuzz

@@ -1,6 +1,6 @@
 #pragma once
 
-// The fuzz targets: the two decoders that read untrusted bytes. Each runs
+// The fuzz targets: the decoders that read untrusted bytes. Each runs
 // under libFuzzer (tools/fuzz.sh, built with clang) and, as an ordinary
 // test, over the committed corpus and its mutations (corpus_test.cpp).
 
@@ -28,5 +28,8 @@ const Base& base();
 bool delta(const std::uint8_t* data, std::size_t size);
 // Decodes data as a manifest; true when valid.
 bool manifest(const std::uint8_t* data, std::size_t size);
+// Decodes data as a protocol message; true when valid. A message that
+// decodes must encode back to the same bytes (aborts otherwise).
+bool wire(const std::uint8_t* data, std::size_t size);
 
 } // namespace treecast::fuzz

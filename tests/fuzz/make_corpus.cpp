@@ -1,13 +1,16 @@
 // Writes the fuzz corpus (run by hand when the formats change):
 //   fuzz_make_corpus tests/fuzz/corpus
 // Deltas from fuzz::base() (and from nothing) to a few next versions, and
-// those versions' manifests; each exercises other records and checks.
+// those versions' manifests; each exercises other records and checks. And
+// one protocol message of each command.
 
 #include "core/delta.hpp"
 #include "core/store.hpp"
 #include "fuzz_targets.hpp"
 #include "util/file.hpp"
+#include "wire/codec.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -58,6 +61,39 @@ core::Entry with_content(core::Entry e, const core::Store& store, const std::str
 void write(const std::string& path, const std::vector<std::uint8_t>& bytes)
 {
   check(util::write_file_atomic(path, bytes, util::Durability::none));
+}
+
+// One message of each command, every field set.
+void write_messages(const std::string& folder)
+{
+  using namespace wire;
+  const VersionRef v40{40, util::hash_bytes({})};
+  const VersionRef v42{42, util::hash_bytes(std::vector<std::uint8_t>{42})};
+  const TxnRef txn{0x5eed, 17};
+  Prepare prepare{"nginx", txn, v42, v40, {v42, v40}, 1500, 30000, false, {1, 2, 3}};
+  Welcome welcome{"nginx", 0x5eed, v40, {{0x5eed, 16}, Outcome::commit, v40}, true, prepare};
+  const Message messages[] = {
+    Heartbeat{"nginx", 0x5eed, v40, txn, {{0x5eed, 16}, Outcome::abort, v40}},
+    prepare,
+    Decision{"nginx", txn, Outcome::abort, v42, "web-3 refused"},
+    Hello{"web-3", "nginx", v40, FollowerState::staged, txn},
+    Fetch{"nginx", v40, v42, 0, 262144},
+    Vote{"web-3", "nginx", txn, false, "check failed"},
+    Ack{"web-3", "nginx", txn, AckResult::committed, v42, ""},
+    Status{""},
+    welcome,
+    Chunk{"nginx", v40, v42, 0, 3, {7, 7, 7}},
+    Ok{},
+    StatusReply{"{}"},
+    Error{ErrorCode::busy, "busy"},
+    Wait{250},
+  };
+  std::filesystem::create_directories(folder);
+  for (const Message& m : messages) {
+    std::string name = command_name(command_of(m));
+    std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+    write(folder + "/" + name + ".msg", encode(m));
+  }
 }
 
 void delta(const core::Store& store, const core::Manifest& from, const core::Manifest& to,
@@ -123,6 +159,7 @@ int main(int argc, char** argv)
   write(out + "/manifest/base.manifest", core::encode(base.manifest));
   write(out + "/manifest/edits.manifest", core::encode(edits));
   write(out + "/manifest/rename.manifest", core::encode(moved));
+  write_messages(out + "/wire");
   std::filesystem::remove_all(scratch);
   return 0;
 }
