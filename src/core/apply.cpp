@@ -88,6 +88,22 @@ util::Status Follower::check_same_file_system(CommitMode mode) const
 util::Result<ApplyReport> Follower::apply(DeltaReader& reader, const DeltaHeader& header,
                                           Owners owners, CommitMode mode, util::Executor& executor)
 {
+  if (auto staged = prepare(reader, header, owners, mode, executor, ""); !staged) {
+    return staged.error();
+  }
+  return commit_prepared(executor);
+}
+
+util::Result<ApplyReport> Follower::prepare(DeltaReader& reader, const DeltaHeader& header,
+                                            Owners owners, CommitMode mode,
+                                            util::Executor& executor, const std::string& tag)
+{
+  if (m_prepared) {
+    return util::make_error(util::Errc::conflict, util::quote(m_dir) + " has v" +
+                                                    std::to_string(m_prepared->to.header.number) +
+                                                    " staged for " + util::quote(m_prepared->tag) +
+                                                    ", waiting for its commit or abort");
+  }
   ApplyReport report;
   report.from = m_current;
   // The delta must start where DIR is, and DIR must be exactly there.
@@ -153,15 +169,77 @@ util::Result<ApplyReport> Follower::apply(DeltaReader& reader, const DeltaHeader
   if (!live) {
     return util::io_error(m_dir, "cannot open", errno);
   }
-  return mode == CommitMode::atomic
-           ? commit_atomic(reader, std::move(*to), owners, executor, live.get(), std::move(report))
-           : commit_inplace(reader, std::move(*to), owners, executor, live.get(),
-                            std::move(report));
+  auto staged =
+    mode == CommitMode::atomic
+      ? stage_atomic(reader, std::move(*to), owners, executor, live.get(), std::move(report))
+      : stage_inplace(reader, std::move(*to), owners, live.get(), std::move(report));
+  if (!staged) {
+    return staged;
+  }
+  // A plain apply commits at once: a crash before it discards the stage.
+  // A transaction's stage outlives this process until its decision.
+  if (!tag.empty()) {
+    const std::string marker =
+      std::string(mode == CommitMode::atomic ? "atomic " : "inplace ") + tag + "\n";
+    if (auto s = util::write_file_atomic(
+          path("prepared"), {reinterpret_cast<const std::uint8_t*>(marker.data()), marker.size()},
+          util::Durability::fsync);
+        !s) {
+      (void)discard_stage();
+      return s.error();
+    }
+    fault("prepared");
+  }
+  m_prepared = Prepared{tag, mode, staged->to};
+  m_prepared_report = *staged;
+  return staged;
 }
 
-util::Result<ApplyReport> Follower::commit_atomic(DeltaReader& reader, Manifest to_manifest,
-                                                  Owners owners, util::Executor& executor, int live,
-                                                  ApplyReport report)
+util::Result<ApplyReport> Follower::commit_prepared(util::Executor& executor)
+{
+  if (!m_prepared) {
+    return util::make_error(util::Errc::usage, util::quote(m_dir) + " has nothing staged");
+  }
+  // Between a transaction's prepare and its decision, DIR must stay as it
+  // was: the stage shares its unchanged files.
+  if (!m_prepared->tag.empty()) {
+    auto drifted = drift(executor);
+    if (!drifted) {
+      return drifted.error();
+    }
+    if (!drifted->empty()) {
+      return util::make_error(util::Errc::conflict, drift_message(m_dir, m_current, *drifted));
+    }
+  }
+  const Prepared prepared = std::move(*m_prepared);
+  ApplyReport report = std::move(m_prepared_report);
+  m_prepared.reset();
+  m_prepared_report = {};
+  if (report.to.header.number == 0) { // prepared by an earlier process
+    report.from = m_current;
+    report.to = prepared.to;
+  }
+  if (auto s =
+        prepared.mode == CommitMode::atomic ? swap_atomic(prepared.to) : roll_inplace(prepared.to);
+      !s) {
+    return s.error();
+  }
+  return report;
+}
+
+util::Status Follower::abort_prepared()
+{
+  if (!m_prepared) {
+    return {};
+  }
+  m_prepared.reset();
+  m_prepared_report = {};
+  return discard_stage();
+}
+
+util::Result<ApplyReport> Follower::stage_atomic(DeltaReader& reader, Manifest to_manifest,
+                                                 Owners owners, util::Executor& executor, int live,
+                                                 ApplyReport report)
 {
   Manifest* to = &to_manifest;
   const std::string stage_path = path("stage");
@@ -306,16 +384,28 @@ util::Result<ApplyReport> Follower::commit_atomic(DeltaReader& reader, Manifest 
     return fail(s.error());
   }
   fault("stage durable");
+  report.written = target.count();
+  report.bytes_written = target.bytes();
+  report.to = std::move(to_manifest);
+  return report;
+}
+
+util::Status Follower::swap_atomic(const Manifest& to)
+{
+  const std::string stage_path = path("stage");
   struct stat stage_st
   {};
-  ::fstat(stage.get(), &stage_st);
+  if (::lstat(stage_path.c_str(), &stage_st) != 0) {
+    return util::io_error(stage_path, "cannot stat", errno);
+  }
   const std::string journal =
     "exchange " + std::to_string(stage_st.st_dev) + " " + std::to_string(stage_st.st_ino) + "\n";
   if (auto s = util::write_file_atomic(
         path("journal"), {reinterpret_cast<const std::uint8_t*>(journal.data()), journal.size()},
         util::Durability::fsync);
       !s) {
-    return fail(s.error());
+    (void)discard_stage();
+    return s.error();
   }
   fault("journal written");
   if (::renameat2(AT_FDCWD, stage_path.c_str(), AT_FDCWD, m_dir.c_str(), RENAME_EXCHANGE) != 0) {
@@ -341,15 +431,12 @@ util::Result<ApplyReport> Follower::commit_atomic(DeltaReader& reader, Manifest 
   }
   fault("committed");
   if (auto s = recover(); !s) { // removes the journal
-    return s.error();
+    return s;
   }
   m_recovered.clear();
-  m_current = *to;
+  m_current = to;
   load();
-  report.to = std::move(to_manifest);
-  report.written = target.count();
-  report.bytes_written = target.bytes();
-  return report;
+  return {};
 }
 
 } // namespace treecast::core

@@ -43,9 +43,8 @@ bool staged_exists(int stage, std::size_t index)
 
 } // namespace
 
-util::Result<ApplyReport> Follower::commit_inplace(DeltaReader& reader, Manifest to, Owners owners,
-                                                   util::Executor& executor, int live,
-                                                   ApplyReport report)
+util::Result<ApplyReport> Follower::stage_inplace(DeltaReader& reader, Manifest to, Owners owners,
+                                                  int live, ApplyReport report)
 {
   const std::string stage_path = path("stage");
   auto made = new_stage();
@@ -130,25 +129,27 @@ util::Result<ApplyReport> Follower::commit_inplace(DeltaReader& reader, Manifest
   }
   (void)::unlink(path("previous.manifest").c_str());
   fault("stage durable");
+  report.written = target.count();
+  report.bytes_written = target.bytes();
+  report.to = std::move(to);
+  return report;
+}
+
+util::Status Follower::roll_inplace(const Manifest& to)
+{
   const std::string journal = "inplace 0 0\n";
   if (auto s = util::write_file_atomic(
         path("journal"), {reinterpret_cast<const std::uint8_t*>(journal.data()), journal.size()},
         util::Durability::fsync);
       !s) {
-    return fail(s.error());
+    (void)discard_stage();
+    return s;
   }
   fault("journal written");
   if (auto s = roll_forward(to); !s) {
-    return s.error(); // the journal stays: the next command carries on
+    return s; // the journal stays: the next command carries on
   }
-  if (auto s = finish_inplace(to); !s) {
-    return s.error();
-  }
-  (void)executor;
-  report.written = target.count();
-  report.bytes_written = target.bytes();
-  report.to = std::move(to);
-  return report;
+  return finish_inplace(to);
 }
 
 util::Status Follower::roll_forward(const Manifest& to)
@@ -256,6 +257,11 @@ util::Status Follower::finish_inplace(const Manifest& to)
   }
   if (auto s = util::fsync_dir(m_state); !s) {
     return s;
+  }
+  // The marker of a prepared stage goes before the journal: without the
+  // journal, a marker left over would keep a stage that is gone.
+  if (::unlink(path("prepared").c_str()) != 0 && errno != ENOENT) {
+    return util::io_error(path("prepared"), "cannot remove", errno);
   }
   if (::unlink(path("journal").c_str()) != 0 && errno != ENOENT) {
     return util::io_error(path("journal"), "cannot remove", errno);

@@ -211,12 +211,42 @@ util::Status Follower::recover()
       }
       m_recovered = "discarded an interrupted apply; the tree was not changed";
     }
+    // The marker of a prepared stage goes before the journal (see
+    // finish_inplace).
+    if (auto s = remove_if_present(path("prepared")); !s) {
+      return s;
+    }
     if (auto s = remove_if_present(journal); !s) {
       return s;
     }
     return util::fsync_dir(m_state);
   }
-  if (exists(path("stage")) || exists(path("stage.manifest"))) {
+  // A transaction's stage, whole and durable, waits for its decision.
+  if (exists(path("prepared")) && exists(path("stage.manifest"))) {
+    auto marker = util::read_file(path("prepared"), 4096);
+    if (!marker) {
+      return marker.error();
+    }
+    const std::string text(marker->begin(), marker->end());
+    const auto space = text.find(' ');
+    const std::string mode = text.substr(0, space);
+    if (space == std::string::npos || text.back() != '\n' ||
+        (mode != "atomic" && mode != "inplace")) {
+      return util::make_error(util::Errc::data,
+                              util::quote(path("prepared")) + " is not a prepared stage's marker");
+    }
+    auto to = read_manifest_file(path("stage.manifest"));
+    if (!to) {
+      return to.error();
+    }
+    m_prepared =
+      Prepared{text.substr(space + 1, text.size() - space - 2),
+               mode == "atomic" ? CommitMode::atomic : CommitMode::inplace, std::move(*to)};
+    m_recovered = "kept v" + std::to_string(m_prepared->to.header.number) + " staged for " +
+                  util::quote(m_prepared->tag) + ", waiting for its commit or abort";
+    return {};
+  }
+  if (exists(path("stage")) || exists(path("stage.manifest")) || exists(path("prepared"))) {
     if (auto s = discard_stage(); !s) {
       return s;
     }
@@ -256,6 +286,15 @@ util::Status Follower::finish_exchange()
 
 util::Status Follower::discard_stage()
 {
+  // The marker first, durably: a stage half removed is never kept.
+  if (exists(path("prepared"))) {
+    if (auto s = remove_if_present(path("prepared")); !s) {
+      return s;
+    }
+    if (auto s = util::fsync_dir(m_state); !s) {
+      return s;
+    }
+  }
   if (auto s = util::remove_tree(path("stage")); !s) {
     return s;
   }

@@ -10,6 +10,8 @@
 //   .DIR.treecast/owners            "restore" or "keep": how owners were set
 //   .DIR.treecast/stage/            the next version's tree, being built
 //   .DIR.treecast/stage.manifest    its manifest (and stage.statcache, stage.owners)
+//   .DIR.treecast/prepared          "MODE TAG": the stage is whole and waits for
+//                                   a decision (a transaction's prepare)
 //   .DIR.treecast/journal           "exchange INODE": a commit in progress
 //   .DIR.treecast/previous/         the tree before the last commit (undo)
 //   .DIR.treecast/previous.manifest its manifest
@@ -29,6 +31,7 @@
 #include "util/file.hpp"
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,6 +58,14 @@ enum class CommitMode : std::uint8_t
 {
   atomic,  // the new tree is built whole beside DIR and swapped in at once
   inplace, // new files are staged, then renamed into place one by one
+};
+
+// A stage built and made durable by prepare(), waiting for commit or abort.
+struct Prepared
+{
+  std::string tag; // what prepare() was given: the transaction
+  CommitMode mode = CommitMode::atomic;
+  Manifest to;
 };
 
 // Test hook: called at each step of apply and commit with the step's name;
@@ -90,6 +101,23 @@ public:
   [[nodiscard]] util::Result<ApplyReport> apply(DeltaReader& reader, const DeltaHeader& header,
                                                 Owners owners, CommitMode mode,
                                                 util::Executor& executor);
+  // The first half of apply, for a transaction: the same checks, then the
+  // stage is built, made durable and recorded as prepared under tag (no
+  // whitespace), and kept across restarts until commit_prepared() or
+  // abort_prepared(). DIR does not change. Refused while another stage
+  // waits.
+  [[nodiscard]] util::Result<ApplyReport> prepare(DeltaReader& reader, const DeltaHeader& header,
+                                                  Owners owners, CommitMode mode,
+                                                  util::Executor& executor, const std::string& tag);
+  // The stage waiting for a decision, if any (also one kept by a treecast
+  // that stopped after its prepare).
+  const std::optional<Prepared>& prepared() const { return m_prepared; }
+  // Commits the prepared stage, unless DIR drifted since it was built (a
+  // conflict; the stage is kept). The report's counts are those of the
+  // prepare when it ran in this process, else zero.
+  [[nodiscard]] util::Result<ApplyReport> commit_prepared(util::Executor& executor);
+  // Discards the prepared stage; DIR stays as it is. Nothing staged: no-op.
+  [[nodiscard]] util::Status abort_prepared();
   // Swaps back the tree kept by the last commit; returns the version DIR
   // holds now.
   [[nodiscard]] util::Result<Manifest> undo();
@@ -104,12 +132,15 @@ private:
   [[nodiscard]] util::Result<util::Fd> new_stage();
   void load();
   [[nodiscard]] util::Status check_same_file_system(CommitMode mode) const;
-  [[nodiscard]] util::Result<ApplyReport> commit_atomic(DeltaReader& reader, Manifest to,
-                                                        Owners owners, util::Executor& executor,
-                                                        int live, ApplyReport report);
-  [[nodiscard]] util::Result<ApplyReport> commit_inplace(DeltaReader& reader, Manifest to,
-                                                         Owners owners, util::Executor& executor,
-                                                         int live, ApplyReport report);
+  // Build the stage and make it durable; then put it in place.
+  [[nodiscard]] util::Result<ApplyReport> stage_atomic(DeltaReader& reader, Manifest to,
+                                                       Owners owners, util::Executor& executor,
+                                                       int live, ApplyReport report);
+  [[nodiscard]] util::Status swap_atomic(const Manifest& to);
+  [[nodiscard]] util::Result<ApplyReport> stage_inplace(DeltaReader& reader, Manifest to,
+                                                        Owners owners, int live,
+                                                        ApplyReport report);
+  [[nodiscard]] util::Status roll_inplace(const Manifest& to);
   // Renames the staged files of an inplace commit into DIR and fixes what
   // else differs from stage.manifest; every step can be done again.
   [[nodiscard]] util::Status roll_forward(const Manifest& to);
@@ -125,6 +156,8 @@ private:
   Manifest m_current;
   StatCache m_cache;
   Owners m_owners = Owners::keep; // how DIR's owners were set
+  std::optional<Prepared> m_prepared;
+  ApplyReport m_prepared_report;
 };
 
 // "DIR has drifted from v7: 3 files differ: a (modified), b (added), ..."

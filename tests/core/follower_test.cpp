@@ -94,6 +94,37 @@ protected:
     return r ? util::Status{} : util::Status(r.error());
   }
 
+  // The first half of an apply, for a transaction tagged tag.
+  static util::Status prepare(const std::string& dir, const std::string& delta,
+                              core::CommitMode mode, const std::string& tag)
+  {
+    util::Fd fd(::open(delta.c_str(), O_RDONLY | O_CLOEXEC));
+    auto source = core::file_source(fd);
+    core::DeltaReader reader(std::move(*source), delta);
+    auto header = reader.read_header();
+    if (!header) {
+      return header.error();
+    }
+    auto f = core::Follower::open(dir, "", core::Create::yes);
+    if (!f) {
+      return f.error();
+    }
+    util::SerialExecutor serial;
+    auto r = f->prepare(reader, *header, core::Owners::keep, mode, serial, tag);
+    return r ? util::Status{} : util::Status(r.error());
+  }
+
+  static util::Status commit_prepared(const std::string& dir)
+  {
+    auto f = core::Follower::open(dir, "", core::Create::yes);
+    if (!f) {
+      return f.error();
+    }
+    util::SerialExecutor serial;
+    auto r = f->commit_prepared(serial);
+    return r ? util::Status{} : util::Status(r.error());
+  }
+
   // Runs work in a child that dies at the nth call of point; true when it
   // was killed there, false when it finished without reaching it.
   static bool killed_at(const std::string& point, int nth, const std::function<void()>& work)
@@ -223,6 +254,106 @@ TEST_F(FollowerCrashTest, KilledDuringUndoTheTreeIsOneWholeVersion)
                           }))
       << point;
     expect_whole(dir, point);
+  }
+}
+
+TEST_F(FollowerCrashTest, APreparedStageWaitsForItsDecisionAcrossRestarts)
+{
+  for (const auto mode : {core::CommitMode::atomic, core::CommitMode::inplace}) {
+    const std::string dir = follower_at_a(m_round++);
+    const auto s = prepare(dir, m_delta, mode, "5eed:17");
+    ASSERT_TRUE(s) << s.error().message;
+    EXPECT_EQ(test::compare_trees(m_dir / "a", dir), "");
+    {
+      auto f = core::Follower::open(dir, "", core::Create::yes);
+      ASSERT_TRUE(f) << f.error().message;
+      ASSERT_TRUE(f->prepared());
+      EXPECT_EQ(f->prepared()->tag, "5eed:17");
+      EXPECT_EQ(f->prepared()->mode, mode);
+      EXPECT_EQ(f->prepared()->to.id, m_b.id);
+      EXPECT_EQ(f->current().id, m_a.id);
+      EXPECT_NE(f->recovered().find("kept v2 staged for 5eed:17"), std::string::npos)
+        << f->recovered();
+    }
+    const auto again = prepare(dir, m_delta, mode, "5eed:18");
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error().code, util::Errc::conflict);
+    EXPECT_NE(again.error().message.find("staged for 5eed:17"), std::string::npos);
+
+    const auto c = commit_prepared(dir);
+    ASSERT_TRUE(c) << c.error().message;
+    EXPECT_EQ(test::compare_trees(m_dir / "b", dir), "");
+    auto f = core::Follower::open(dir, "", core::Create::yes);
+    ASSERT_TRUE(f);
+    EXPECT_FALSE(f->prepared());
+    EXPECT_EQ(f->current().id, m_b.id);
+    EXPECT_TRUE(f->recovered().empty()) << f->recovered();
+    EXPECT_FALSE(fs::exists(f->state() + "/prepared"));
+    EXPECT_FALSE(fs::exists(f->state() + "/stage"));
+  }
+}
+
+TEST_F(FollowerCrashTest, AnAbortedPrepareLeavesTheTreeAsItWas)
+{
+  const std::string dir = follower_at_a(m_round++);
+  ASSERT_TRUE(prepare(dir, m_delta, core::CommitMode::atomic, "5eed:17"));
+  {
+    auto f = core::Follower::open(dir, "", core::Create::yes);
+    ASSERT_TRUE(f && f->prepared());
+    ASSERT_TRUE(f->abort_prepared());
+    EXPECT_FALSE(f->prepared());
+  }
+  EXPECT_EQ(test::compare_trees(m_dir / "a", dir), "");
+  auto f = core::Follower::open(dir, "", core::Create::yes);
+  ASSERT_TRUE(f);
+  EXPECT_FALSE(f->prepared());
+  EXPECT_TRUE(f->recovered().empty()) << f->recovered();
+  EXPECT_FALSE(fs::exists(f->state() + "/stage"));
+  EXPECT_FALSE(fs::exists(f->state() + "/prepared"));
+}
+
+TEST_F(FollowerCrashTest, ATreeChangedAfterThePrepareRefusesTheCommit)
+{
+  const std::string dir = follower_at_a(m_round++);
+  ASSERT_TRUE(prepare(dir, m_delta, core::CommitMode::atomic, "5eed:17"));
+  write_file(dir + "/etc/by-hand.conf", "added by hand\n");
+  const auto c = commit_prepared(dir);
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code, util::Errc::conflict);
+  EXPECT_NE(c.error().message.find("etc/by-hand.conf (added)"), std::string::npos)
+    << c.error().message;
+  auto f = core::Follower::open(dir, "", core::Create::yes);
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(f->prepared()) << "the stage is kept for an abort";
+  EXPECT_EQ(f->current().id, m_a.id);
+  ASSERT_TRUE(f->abort_prepared());
+}
+
+TEST_F(FollowerCrashTest, KilledAroundAPrepareTheStageIsKeptOnlyWhenWhole)
+{
+  // Before the marker: discarded. After it: kept, and committed later.
+  for (const char* point : {"stage durable", "prepared"}) {
+    const std::string dir = follower_at_a(m_round++);
+    ASSERT_TRUE(killed_at(
+      point, 1, [&] { (void)prepare(dir, m_delta, core::CommitMode::atomic, "5eed:17"); }))
+      << point;
+    EXPECT_EQ(test::compare_trees(m_dir / "a", dir), "") << point;
+    auto f = core::Follower::open(dir, "", core::Create::yes);
+    ASSERT_TRUE(f) << f.error().message;
+    const bool kept = std::string(point) == "prepared";
+    EXPECT_EQ(f->prepared().has_value(), kept) << point;
+    EXPECT_EQ(fs::exists(f->state() + "/stage"), kept) << point;
+  }
+  // Killed while committing a prepared stage: whole, and no marker left.
+  for (const char* point : {"journal written", "exchanged", "committed"}) {
+    const std::string dir = follower_at_a(m_round++);
+    ASSERT_TRUE(prepare(dir, m_delta, core::CommitMode::atomic, "5eed:17"));
+    ASSERT_TRUE(killed_at(point, 1, [&] { (void)commit_prepared(dir); })) << point;
+    expect_whole(dir, point);
+    auto f = core::Follower::open(dir, "", core::Create::yes);
+    ASSERT_TRUE(f);
+    EXPECT_FALSE(f->prepared()) << point;
+    EXPECT_FALSE(fs::exists(f->state() + "/prepared")) << point;
   }
 }
 
