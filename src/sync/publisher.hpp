@@ -172,6 +172,10 @@ private:
   };
 
   Channel* find(const std::string& name);
+  // The channel a request names, or null with an ERROR reply to peer.
+  Channel* known(const std::string& peer, const std::string& name, Outputs& out);
+  // A follower heard from, through peer: alive now.
+  FollowerInfo& heard(Channel& c, const std::string& id, const std::string& peer, Millis now);
   wire::Heartbeat heartbeat(const Channel& c) const;
   wire::Prepare prepare(const Channel& c) const;
   void decide(Channel& c, wire::Outcome outcome, const std::string& reason, Millis now,

@@ -1,0 +1,248 @@
+// The requests a Publisher answers on the ROUTER (publisher.hpp): HELLO,
+// FETCH, VOTE, ACK and STATUS; and what the daemon reports back.
+
+#include "publisher.hpp"
+#include "util/file.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+namespace treecast::sync {
+
+namespace {
+
+std::string shown(const wire::VersionRef& v)
+{
+  return "v" + std::to_string(v.number);
+}
+
+wire::Error error(wire::ErrorCode code, std::string message)
+{
+  return wire::Error{code, std::move(message)};
+}
+
+} // namespace
+
+Publisher::Channel* Publisher::known(const std::string& peer, const std::string& name, Outputs& out)
+{
+  Channel* c = find(name);
+  if (c == nullptr) {
+    out.replies.push_back({peer, error(wire::ErrorCode::unknown_channel, "no channel " + name)});
+  }
+  return c;
+}
+
+Publisher::FollowerInfo& Publisher::heard(Channel& c, const std::string& id,
+                                          const std::string& peer, Millis now)
+{
+  FollowerInfo& f = c.followers[id];
+  f.peer = peer;
+  f.seen = now;
+  return f;
+}
+
+Outputs Publisher::request(const std::string& peer, const wire::Message& message, Millis now)
+{
+  Outputs out;
+  if (const auto* hello = std::get_if<wire::Hello>(&message)) {
+    on_hello(peer, *hello, now, out);
+  } else if (const auto* fetch = std::get_if<wire::Fetch>(&message)) {
+    on_fetch(peer, *fetch, out);
+  } else if (const auto* vote = std::get_if<wire::Vote>(&message)) {
+    on_vote(peer, *vote, now, out);
+  } else if (const auto* ack = std::get_if<wire::Ack>(&message)) {
+    on_ack(peer, *ack, now, out);
+  } else if (const auto* status = std::get_if<wire::Status>(&message)) {
+    if (!status->channel.empty() && find(status->channel) == nullptr) {
+      out.replies.push_back(
+        {peer, error(wire::ErrorCode::unknown_channel, "no channel " + status->channel)});
+    } else {
+      out.replies.push_back({peer, wire::StatusReply{status_json(status->channel, now)}});
+    }
+  } else {
+    out.replies.push_back({peer, error(wire::ErrorCode::malformed,
+                                       std::string(wire::command_name(wire::command_of(message))) +
+                                         " is not a request")});
+  }
+  return out;
+}
+
+void Publisher::on_hello(const std::string& peer, const wire::Hello& m, Millis now, Outputs& out)
+{
+  Channel* c = known(peer, m.channel, out);
+  if (c == nullptr) {
+    return;
+  }
+  FollowerInfo& f = c->followers[m.follower];
+  if (f.seen == 0 || f.version != m.version) {
+    out.log.push_back(c->name + ": " + m.follower + " at " + shown(m.version));
+  }
+  f.peer = peer;
+  f.version = m.version;
+  f.state = m.state;
+  f.seen = now;
+  wire::Welcome w;
+  w.channel = c->name;
+  w.epoch = m_source.epoch();
+  const auto committed = m_source.committed(c->name, 1);
+  w.committed = committed.empty() ? wire::VersionRef{} : committed.front();
+  w.last = c->last;
+  if (c->txn && !c->txn->decided) {
+    w.has_prepare = true;
+    w.prepare = prepare(*c);
+  }
+  out.replies.push_back({peer, w});
+}
+
+void Publisher::on_fetch(const std::string& peer, const wire::Fetch& m, Outputs& out)
+{
+  Channel* c = known(peer, m.channel, out);
+  if (c == nullptr) {
+    return;
+  }
+  for (const auto& v : {m.from, m.to}) {
+    if (!m_source.has_version(c->name, v)) {
+      out.replies.push_back(
+        {peer, error(wire::ErrorCode::unknown_version,
+                     "channel " + c->name + " has no version " + shown(v) + " " + v.id.hex())});
+      return;
+    }
+  }
+  const auto size = m_source.delta_size(c->name, m.from, m.to);
+  if (!size) {
+    if (c->making.insert({m.from.number, m.to.number}).second) {
+      out.make.push_back({c->name, m.from, m.to});
+    }
+    out.replies.push_back({peer, wire::Wait{static_cast<std::uint32_t>(m_options.retry)}});
+    return;
+  }
+  if (m.offset > *size) {
+    out.replies.push_back(
+      {peer, error(wire::ErrorCode::malformed, "offset " + std::to_string(m.offset) +
+                                                 " beyond the delta's " + std::to_string(*size) +
+                                                 " bytes")});
+    return;
+  }
+  const std::size_t length =
+    static_cast<std::size_t>(std::min<std::uint64_t>(m.length, *size - m.offset));
+  auto bytes = m_source.read_delta(c->name, m.from, m.to, m.offset, length);
+  if (!bytes) {
+    out.replies.push_back({peer, error(wire::ErrorCode::internal, bytes.error().message)});
+    return;
+  }
+  out.replies.push_back(
+    {peer, wire::Chunk{c->name, m.from, m.to, m.offset, *size, std::move(*bytes)}});
+}
+
+void Publisher::on_vote(const std::string& peer, const wire::Vote& m, Millis now, Outputs& out)
+{
+  Channel* c = known(peer, m.channel, out);
+  if (c == nullptr) {
+    return;
+  }
+  FollowerInfo& f = heard(*c, m.follower, peer, now);
+  if (!m.yes) {
+    f.last_error = m.reason;
+  }
+  if (!c->txn || c->txn->ref != m.txn) {
+    // A vote for a transaction over: the follower learns its decision
+    // from WELCOME or HEARTBEAT.
+    out.replies.push_back(
+      {peer, error(wire::ErrorCode::stale,
+                   "transaction " + std::to_string(m.txn.number) + " is not in flight")});
+    return;
+  }
+  out.replies.push_back({peer, wire::Ok{}});
+  const auto voter = c->txn->voters.find(m.follower);
+  if (voter == c->txn->voters.end() || c->txn->decided) {
+    return; // not a voter (it joined later), or too late to count
+  }
+  voter->second.vote = m.yes ? Vote::yes : Vote::no;
+  voter->second.reason = m.reason;
+  if (m.yes) {
+    f.state = wire::FollowerState::staged;
+  }
+  maybe_decide(*c, now, out);
+}
+
+void Publisher::on_ack(const std::string& peer, const wire::Ack& m, Millis now, Outputs& out)
+{
+  Channel* c = known(peer, m.channel, out);
+  if (c == nullptr) {
+    return;
+  }
+  FollowerInfo& f = heard(*c, m.follower, peer, now);
+  f.version = m.version;
+  f.state = wire::FollowerState::idle;
+  if (m.result == wire::AckResult::failed) {
+    f.last_error = m.reason;
+  }
+  out.replies.push_back({peer, wire::Ok{}});
+  if (!c->txn || c->txn->ref != m.txn) {
+    return;
+  }
+  const auto voter = c->txn->voters.find(m.follower);
+  if (voter == c->txn->voters.end()) {
+    return;
+  }
+  voter->second.result = m.result;
+  if (m.result == wire::AckResult::failed) {
+    voter->second.reason = m.reason;
+  }
+  maybe_end(*c, out);
+}
+
+Outputs Publisher::delta_made(const MakeDelta& made, const std::string& failure, Millis now)
+{
+  (void)now;
+  Outputs out;
+  Channel* c = find(made.channel);
+  if (c == nullptr) {
+    return out;
+  }
+  c->making.erase({made.from.number, made.to.number});
+  if (!failure.empty()) {
+    out.log.push_back(c->name + ": cannot make the delta " + shown(made.from) + " -> " +
+                      shown(made.to) + ": " + failure);
+  }
+  return out;
+}
+
+std::string Publisher::status_json(const std::string& channel, Millis now) const
+{
+  nlohmann::json channels = nlohmann::json::array();
+  for (const auto& [name, c] : m_channels) {
+    if (!channel.empty() && name != channel) {
+      continue;
+    }
+    const auto committed = m_source.committed(name, 1);
+    nlohmann::json j;
+    j["channel"] = name;
+    j["committed"] = committed.empty() ? 0 : committed.front().number;
+    if (!committed.empty()) {
+      j["committed_id"] = committed.front().id.hex();
+    }
+    if (c.txn) {
+      j["transaction"] = {{"number", c.txn->ref.number},
+                          {"version", c.txn->push.version.number},
+                          {"decided", c.txn->decided}};
+    } else {
+      j["transaction"] = nullptr;
+    }
+    nlohmann::json followers = nlohmann::json::array();
+    for (const auto& [id, f] : c.followers) {
+      followers.push_back({{"id", id},
+                           {"version", f.version.number},
+                           {"state", f.state == wire::FollowerState::staged ? "staged" : "idle"},
+                           {"alive", f.seen + m_options.alive >= now},
+                           {"seen_ms_ago", now - f.seen},
+                           {"last_error", f.last_error}});
+    }
+    j["followers"] = std::move(followers);
+    channels.push_back(std::move(j));
+  }
+  return nlohmann::json{{"channels", std::move(channels)}}.dump();
+}
+
+} // namespace treecast::sync
