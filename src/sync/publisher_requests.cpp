@@ -82,6 +82,26 @@ void Publisher::on_hello(const std::string& peer, const wire::Hello& m, Millis n
   f.version = m.version;
   f.state = m.state;
   f.seen = now;
+  // A HELLO repeats what a lost VOTE or ACK said: staged for the
+  // transaction is a yes; idle after a decision, having voted, is done.
+  if (c->txn) {
+    Txn& t = *c->txn;
+    const auto voter = t.voters.find(m.follower);
+    if (voter != t.voters.end()) {
+      FollowerResult& r = voter->second;
+      if (!t.decided && m.state == wire::FollowerState::staged && m.txn == t.ref &&
+          r.vote == Vote::none) {
+        r.vote = Vote::yes;
+        maybe_decide(*c, now, out);
+      } else if (t.decided && m.state == wire::FollowerState::idle && r.vote != Vote::none &&
+                 !r.result) {
+        r.result = t.outcome == wire::Outcome::abort ? wire::AckResult::aborted
+                   : m.version == t.push.version     ? wire::AckResult::committed
+                                                     : wire::AckResult::failed;
+        maybe_end(*c, out);
+      }
+    }
+  }
   wire::Welcome w;
   w.channel = c->name;
   w.epoch = m_source.epoch();

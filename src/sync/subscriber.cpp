@@ -421,6 +421,13 @@ FollowerOutputs Subscriber::tick(Millis now)
   if (now >= m_next_hello) {
     out.send.push_back(hello());
     m_next_hello = now + m_options.hello;
+    // A vote may have been lost: say it again until the decision comes.
+    if (m_phase == Phase::voted && m_voted) {
+      out.send.push_back(wire::Vote{m_options.follower, m_options.channel, *m_voted, true, ""});
+    } else if (m_refused) {
+      out.send.push_back(
+        wire::Vote{m_options.follower, m_options.channel, *m_refused, false, m_refused_reason});
+    }
   }
   if (m_phase == Phase::fetching) {
     Work& w = *m_work;

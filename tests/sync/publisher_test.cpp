@@ -319,6 +319,25 @@ TEST_F(PublisherTest, DuplicateAndStaleMessagesChangeNothing)
   EXPECT_EQ(racing.error().code, util::Errc::conflict);
 }
 
+TEST_F(PublisherTest, AHelloSaysAgainWhatALostVoteOrAckSaid)
+{
+  (void)hello("web-1");
+  (void)hello("web-2");
+  (void)push();
+  (void)vote("web-1", true);
+  // web-2's VOTE was lost; its HELLO says it is staged for the transaction.
+  wire::Hello staged{"web-2", "nginx", v(1), wire::FollowerState::staged, m_txn};
+  const Outputs out = m_pub.request("peer-web-2", staged, m_now);
+  ASSERT_TRUE(decides(out));
+  EXPECT_EQ(decision(out)->outcome, Outcome::commit);
+  // Their ACKs are lost too; their HELLOs say they are done.
+  (void)hello("web-1", 2);
+  const Outputs over = hello("web-2", 1);
+  ASSERT_EQ(over.ended.size(), 1U);
+  EXPECT_EQ(over.ended[0].followers[0].result, wire::AckResult::committed);
+  EXPECT_EQ(over.ended[0].followers[1].result, wire::AckResult::failed);
+}
+
 TEST_F(PublisherTest, FetchAsksForAMissingDeltaOnceThenServesItInChunks)
 {
   m_source.m_latest = 3;
