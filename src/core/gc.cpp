@@ -2,6 +2,7 @@
 
 #include "core/delta_format.hpp"
 #include "core/pack.hpp"
+#include "core/txlog.hpp"
 #include "util/file.hpp"
 
 #include <cerrno>
@@ -179,10 +180,26 @@ util::Result<GcReport> gc(const Store& store, std::string_view channel, std::uin
   if (!latest) {
     return latest.error();
   }
+  // The fleet's version and one a transaction may still propose are kept
+  // too: followers ask for deltas from and to them.
+  auto log = TxnLog::open(store, channel);
+  if (!log) {
+    return log.error();
+  }
+  std::unordered_set<std::uint64_t> held;
+  for (auto e = log->events().rbegin(); e != log->events().rend(); ++e) {
+    if (e->kind == TxnEvent::Kind::commit) {
+      held.insert(e->number);
+      break;
+    }
+  }
+  if (!log->events().empty() && log->events().back().kind == TxnEvent::Kind::begin) {
+    held.insert(log->events().back().number);
+  }
   if (versions->size() > keep) {
     for (std::size_t i = 0; i + keep < versions->size(); ++i) {
       const std::uint64_t n = (*versions)[i];
-      if (*latest && (*latest)->number == n) {
+      if ((*latest && (*latest)->number == n) || held.contains(n)) {
         continue;
       }
       if (auto s = store.remove_version(channel, n); !s) {

@@ -1,5 +1,6 @@
 #include "core/gc.hpp"
 #include "core/snapshot.hpp"
+#include "core/txlog.hpp"
 #include "support/store_fixture.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tree.hpp"
@@ -59,4 +60,23 @@ TEST_F(GcTest, RemovesLeftoversOfKilledProcessesAndRefusesKeepZero)
   auto zero = core::gc(*m_store, "c", 0);
   ASSERT_FALSE(zero);
   EXPECT_EQ(zero.error().code, util::Errc::usage);
+}
+
+TEST_F(GcTest, KeepsTheFleetsVersionAndTheOneInFlight)
+{
+  const std::string tree = m_dir / "tree";
+  for (int i = 1; i <= 5; ++i) {
+    test::write_file(tree + "/f", "content " + std::to_string(i));
+    (void)snapshot_of(tree, "c");
+  }
+  // The fleet holds v2; a transaction proposes v4 and is undecided.
+  auto log = core::TxnLog::open(*m_store, "c");
+  ASSERT_TRUE(log);
+  ASSERT_TRUE(log->append({core::TxnEvent::Kind::begin, 1, 1, 2, {}}));
+  ASSERT_TRUE(log->append({core::TxnEvent::Kind::commit, 1, 1, 2, {}}));
+  ASSERT_TRUE(log->append({core::TxnEvent::Kind::begin, 1, 2, 4, {}}));
+  auto r = core::gc(*m_store, "c", 1);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->dropped, (std::vector<std::uint64_t>{1, 3}));
+  EXPECT_EQ(*m_store->versions("c"), (std::vector<std::uint64_t>{2, 4, 5}));
 }
