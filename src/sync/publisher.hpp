@@ -169,6 +169,7 @@ private:
     Millis next_heartbeat = 0;
     std::map<std::string, FollowerInfo> followers;
     std::set<std::pair<std::uint64_t, std::uint64_t>> making; // deltas asked for (from, to numbers)
+    std::map<std::pair<std::uint64_t, std::uint64_t>, std::string> failed; // and why they failed
   };
 
   Channel* find(const std::string& name);

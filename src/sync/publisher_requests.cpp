@@ -131,6 +131,10 @@ void Publisher::on_fetch(const std::string& peer, const wire::Fetch& m, Outputs&
   }
   const auto size = m_source.delta_size(c->name, m.from, m.to);
   if (!size) {
+    if (const auto f = c->failed.find({m.from.number, m.to.number}); f != c->failed.end()) {
+      out.replies.push_back({peer, error(wire::ErrorCode::internal, f->second)});
+      return;
+    }
     if (c->making.insert({m.from.number, m.to.number}).second) {
       out.make.push_back({c->name, m.from, m.to});
     }
@@ -175,8 +179,8 @@ void Publisher::on_vote(const std::string& peer, const wire::Vote& m, Millis now
   }
   out.replies.push_back({peer, wire::Ok{}});
   const auto voter = c->txn->voters.find(m.follower);
-  if (voter == c->txn->voters.end() || c->txn->decided) {
-    return; // not a voter (it joined later), or too late to count
+  if (voter == c->txn->voters.end() || c->txn->decided || voter->second.vote != Vote::none) {
+    return; // not a voter (it joined later), too late, or said before: the first counts
   }
   voter->second.vote = m.yes ? Vote::yes : Vote::no;
   voter->second.reason = m.reason;
@@ -223,46 +227,62 @@ Outputs Publisher::delta_made(const MakeDelta& made, const std::string& failure,
   }
   c->making.erase({made.from.number, made.to.number});
   if (!failure.empty()) {
-    out.log.push_back(c->name + ": cannot make the delta " + shown(made.from) + " -> " +
-                      shown(made.to) + ": " + failure);
+    const std::string what =
+      "cannot make the delta " + shown(made.from) + " -> " + shown(made.to) + ": " + failure;
+    out.log.push_back(c->name + ": " + what);
+    c->failed[{made.from.number, made.to.number}] = what;
   }
   return out;
 }
 
 std::string Publisher::status_json(const std::string& channel, Millis now) const
 {
-  nlohmann::json channels = nlohmann::json::array();
-  for (const auto& [name, c] : m_channels) {
-    if (!channel.empty() && name != channel) {
-      continue;
+  // Reasons come from followers: any bytes, replaced where not UTF-8; and
+  // the reply must fit a message, so long lists are cut, and say so.
+  for (std::size_t keep = SIZE_MAX;; keep = keep == SIZE_MAX ? 4096 : keep / 2) {
+    nlohmann::json channels = nlohmann::json::array();
+    bool cut = false;
+    for (const auto& [name, c] : m_channels) {
+      if (!channel.empty() && name != channel) {
+        continue;
+      }
+      const auto committed = m_source.committed(name, 1);
+      nlohmann::json j;
+      j["channel"] = name;
+      j["committed"] = committed.empty() ? 0 : committed.front().number;
+      if (!committed.empty()) {
+        j["committed_id"] = committed.front().id.hex();
+      }
+      if (c.txn) {
+        j["transaction"] = {{"number", c.txn->ref.number},
+                            {"version", c.txn->push.version.number},
+                            {"decided", c.txn->decided}};
+      } else {
+        j["transaction"] = nullptr;
+      }
+      nlohmann::json followers = nlohmann::json::array();
+      for (const auto& [id, f] : c.followers) {
+        if (followers.size() == keep) {
+          cut = true;
+          break;
+        }
+        followers.push_back({{"id", id},
+                             {"version", f.version.number},
+                             {"state", f.state == wire::FollowerState::staged ? "staged" : "idle"},
+                             {"alive", f.seen + m_options.alive >= now},
+                             {"seen_ms_ago", now - f.seen},
+                             {"last_error", f.last_error.substr(0, 512)}});
+      }
+      j["followers"] = std::move(followers);
+      j["followers_total"] = c.followers.size();
+      channels.push_back(std::move(j));
     }
-    const auto committed = m_source.committed(name, 1);
-    nlohmann::json j;
-    j["channel"] = name;
-    j["committed"] = committed.empty() ? 0 : committed.front().number;
-    if (!committed.empty()) {
-      j["committed_id"] = committed.front().id.hex();
+    nlohmann::json all{{"channels", std::move(channels)}, {"truncated", cut}};
+    std::string text = all.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (text.size() <= wire::k_max_status || keep == 0) {
+      return text;
     }
-    if (c.txn) {
-      j["transaction"] = {{"number", c.txn->ref.number},
-                          {"version", c.txn->push.version.number},
-                          {"decided", c.txn->decided}};
-    } else {
-      j["transaction"] = nullptr;
-    }
-    nlohmann::json followers = nlohmann::json::array();
-    for (const auto& [id, f] : c.followers) {
-      followers.push_back({{"id", id},
-                           {"version", f.version.number},
-                           {"state", f.state == wire::FollowerState::staged ? "staged" : "idle"},
-                           {"alive", f.seen + m_options.alive >= now},
-                           {"seen_ms_ago", now - f.seen},
-                           {"last_error", f.last_error}});
-    }
-    j["followers"] = std::move(followers);
-    channels.push_back(std::move(j));
   }
-  return nlohmann::json{{"channels", std::move(channels)}}.dump();
 }
 
 } // namespace treecast::sync

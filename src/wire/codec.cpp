@@ -241,6 +241,10 @@ std::string semantic_error(const Message& message)
     if (static_cast<std::uint8_t>(a->result) == 0) {
       return "ACK without a result";
     }
+  } else if (const auto* e = std::get_if<Error>(&message)) {
+    if (static_cast<std::uint8_t>(e->code) == 0) {
+      return "ERROR without a code";
+    }
   } else if (const auto* s = std::get_if<Status>(&message)) {
     if (!s->channel.empty() && !valid_name(s->channel)) {
       return "STATUS channel is not a valid name";

@@ -463,4 +463,52 @@ TEST_F(PublisherTest, StatusListsEveryFollowerAsJson)
   EXPECT_EQ(std::get<wire::Error>(odd.message).message, "OK is not a request");
 }
 
+TEST_F(PublisherTest, StatusSurvivesAnyBytesAndStaysWithinAMessage)
+{
+  (void)hello("web-1");
+  (void)push();
+  (void)vote("web-1", false, std::string("\xff\xfe not UTF-8"));
+  for (int i = 0; i < 400; ++i) {
+    const std::string id = "host-" + std::to_string(i);
+    (void)m_pub.request("peer", wire::Vote{id, "nginx", {1, 1}, false, std::string(4000, 'x')},
+                        m_now);
+  }
+  const std::string text = m_pub.status_json("", m_now);
+  EXPECT_LE(text.size(), wire::k_max_status);
+  const auto json = nlohmann::json::parse(text);
+  EXPECT_EQ(json["truncated"], false) << "long reasons are cut, not the list";
+  EXPECT_EQ(json["channels"][0]["followers_total"], 401);
+  for (int i = 0; i < 8000; ++i) {
+    (void)hello("many-" + std::to_string(i));
+  }
+  const std::string more = m_pub.status_json("", m_now);
+  EXPECT_LE(more.size(), wire::k_max_status);
+  EXPECT_EQ(nlohmann::json::parse(more)["truncated"], true);
+}
+
+TEST_F(PublisherTest, ADeltaThatCannotBeMadeIsAnErrorNotAnEndlessWait)
+{
+  m_source.m_latest = 3;
+  const wire::Fetch f{"nginx", v(1), v(3), 0, 600};
+  const Outputs first = m_pub.request("peer-a", f, m_now);
+  ASSERT_EQ(first.make.size(), 1U);
+  (void)m_pub.delta_made(first.make[0], "No space left on device", m_now);
+  const auto reply = m_pub.request("peer-a", f, m_now).replies.at(0);
+  const auto& e = std::get<wire::Error>(reply.message);
+  EXPECT_EQ(e.code, wire::ErrorCode::internal);
+  EXPECT_EQ(e.message, "cannot make the delta v1 -> v3: No space left on device");
+}
+
+TEST_F(PublisherTest, AVoterCannotChangeItsVote)
+{
+  (void)hello("web-1");
+  (void)hello("web-2");
+  (void)push();
+  (void)vote("web-1", true);
+  EXPECT_FALSE(decides(vote("web-1", false, "changed my mind")));
+  const Outputs out = vote("web-2", true);
+  ASSERT_TRUE(decides(out));
+  EXPECT_EQ(decision(out)->outcome, Outcome::commit);
+}
+
 } // namespace

@@ -143,6 +143,10 @@ TEST(WireCodec, FieldsOutOfTheirRangeAreRefusedByName)
   flag[4 + 6 + 6 + 2] = 2; // after the follower, channel and transaction: "yes"
   EXPECT_EQ(refusal(flag), "VOTE: yes is 2, not 0 or 1");
 
+  auto code = encode(Error{ErrorCode::busy, "x"});
+  code[4] = 0;
+  EXPECT_EQ(refusal(code), "ERROR without a code");
+
   auto outcome = encode(Decision{"nginx", {1, 1}, Outcome::commit, {1, id(1)}, ""});
   outcome[4 + 6 + 2] = 3;
   EXPECT_EQ(refusal(outcome), "DECISION: outcome is 3, above 2");
