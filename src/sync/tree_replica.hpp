@@ -1,0 +1,73 @@
+#pragma once
+
+// A follower's Replica on a real tree and its state folder
+// (core::Follower). The quick calls (version, staged, the spool) are the
+// daemon loop's; run() does an action's slow work and may be called on
+// another thread, as long as the loop calls nothing else meanwhile but
+// version() and staged(), which answer from what settle() last took.
+
+#include "core/follower.hpp"
+#include "sync/replica.hpp"
+#include "sync/subscriber.hpp"
+#include "util/executor.hpp"
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+namespace treecast::sync {
+
+struct TreeReplicaOptions
+{
+  std::string channel;
+  std::string dir;
+  std::string state; // "" for the default beside dir
+  core::CommitMode mode = core::CommitMode::atomic;
+  core::Owners owners = core::Owners::keep;
+  std::string check; // shell command run against the stage before a yes
+  std::string exec;  // shell command run after a commit
+  std::chrono::milliseconds hook_timeout{std::chrono::minutes(5)};
+};
+
+class TreeReplica final : public Replica
+{
+public:
+  [[nodiscard]] static util::Result<std::unique_ptr<TreeReplica>> open(TreeReplicaOptions options);
+
+  wire::VersionRef version() const override { return m_version; }
+  std::optional<Staged> staged() const override { return m_staged; }
+  util::Status begin_delta(const wire::VersionRef& from, const wire::VersionRef& to,
+                           std::uint64_t total) override;
+  util::Status write_delta(std::uint64_t offset, std::span<const std::uint8_t> data) override;
+
+  // Does the action: stage (and check), commit (and exec), abort, or apply
+  // at once (staged, checked and committed). The error, or "".
+  [[nodiscard]] std::string run(const Action& action, util::Executor& executor);
+  // After run(), on the loop: version() and staged() follow the tree.
+  void settle();
+  // What recovery did on open, if anything.
+  const std::string& recovered() const { return m_follower->recovered(); }
+  // Log lines from the last run() (a failed reload hook, ...).
+  std::vector<std::string> take_log() { return std::move(m_log); }
+
+private:
+  explicit TreeReplica(TreeReplicaOptions options) : m_options(std::move(options)) {}
+  std::string stage_and_check(const Action& action, util::Executor& executor);
+  void read_state();
+
+  TreeReplicaOptions m_options;
+  std::optional<core::Follower> m_follower;
+  std::string m_spool;
+  util::Fd m_spool_fd;
+  wire::VersionRef m_version;
+  std::optional<Staged> m_staged;
+  wire::VersionRef m_next_version; // run()'s, until settle()
+  std::optional<Staged> m_next_staged;
+  std::vector<std::string> m_log;
+};
+
+// The tag a transaction's stage is kept under, and back.
+[[nodiscard]] std::string txn_tag(const wire::TxnRef& txn);
+[[nodiscard]] std::optional<wire::TxnRef> txn_of_tag(const std::string& tag);
+
+} // namespace treecast::sync
