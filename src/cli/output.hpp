@@ -18,12 +18,15 @@ namespace treecast::cli {
 enum class Exit : int
 {
   ok = 0,
-  internal = 1,  // a bug: an unexpected exception
-  usage = 2,     // bad flags or arguments
-  data = 3,      // corrupt or malformed data (store, manifest)
-  io = 4,        // the operating system refused (permissions, disk, missing file)
-  not_found = 5, // no such store, channel or version
-  conflict = 6,  // the target is not in a state the command can work on
+  internal = 1,    // a bug: an unexpected exception
+  usage = 2,       // bad flags or arguments
+  data = 3,        // corrupt or malformed data (store, manifest)
+  io = 4,          // the operating system refused (permissions, disk, missing file)
+  not_found = 5,   // no such store, channel or version
+  conflict = 6,    // the target is not in a state the command can work on
+  aborted = 7,     // push: the transaction aborted (a follower refused, or an abort)
+  timed_out = 8,   // push: the transaction aborted at its timeout
+  unreachable = 9, // no master answered (push, status, sync)
 };
 
 [[nodiscard]] Exit exit_for(const util::Error& error);

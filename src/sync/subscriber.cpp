@@ -381,6 +381,7 @@ void Subscriber::on_heartbeat(std::uint64_t epoch, const wire::VersionRef& commi
 {
   m_epoch = epoch;
   m_committed = committed;
+  m_heard = true;
   if (last.txn.number != 0) {
     on_decision(last.txn, last.outcome, last.version, now, out);
   }

@@ -74,6 +74,12 @@ public:
     finishing, // the commit, abort or apply action runs
   };
   Phase phase() const { return m_phase; }
+  // What the master said last of its committed version; heard() is false
+  // until it said anything.
+  const wire::VersionRef& master_committed() const { return m_committed; }
+  bool heard() const { return m_heard; }
+  // Nothing in flight: no work, no stage, no vote waiting.
+  bool settled() const { return m_phase == Phase::idle && !m_work && !m_voted && !m_refused; }
 
 private:
   // The delta being received, for a transaction or to catch up.
@@ -122,6 +128,7 @@ private:
   std::optional<wire::Prepare> m_next; // a PREPARE that came while busy
   wire::VersionRef m_committed;        // the master's, from HEARTBEAT and WELCOME
   std::uint64_t m_epoch = 0;
+  bool m_heard = false;
   Millis m_next_hello = 0;
   Millis m_next_ask = 0;                                    // HELLO to learn of a PREPARE missed
   Millis m_catch_up_after = 0;                              // after a failed catch-up

@@ -1,0 +1,182 @@
+#include "follower.hpp"
+
+#include "net/sockets.hpp"
+#include "net/worker.hpp"
+#include "sync/subscriber.hpp"
+#include "util/executor.hpp"
+
+#include <cerrno>
+#include <random>
+
+namespace treecast::net {
+
+namespace {
+
+class Follower
+{
+public:
+  Follower(const FollowerOptions& options, sync::TreeReplica& replica, const LogLine& log)
+    : m_options(options), m_replica(replica),
+      m_sub(replica, sync::SubscriberOptions{options.id, options.tree.channel}), m_log(log)
+  {
+  }
+
+  int run(const std::atomic<bool>& stop)
+  {
+    zmq::context_t context;
+    zmq::socket_t sub(context, zmq::socket_type::sub);
+    zmq::socket_t dealer(context, zmq::socket_type::dealer);
+    // Reconnects start after a random delay and back off up to 5 s, so a
+    // fleet does not come back all at once.
+    std::random_device random;
+    const int first = 100 + static_cast<int>(random() % 400);
+    for (zmq::socket_t* s : {&sub, &dealer}) {
+      set_common(*s);
+      s->set(zmq::sockopt::reconnect_ivl, first);
+      s->set(zmq::sockopt::reconnect_ivl_max, 5000);
+    }
+    sub.set(zmq::sockopt::subscribe, m_options.tree.channel);
+    try {
+      sub.connect(tcp(m_options.host, m_options.port));
+      dealer.connect(tcp(m_options.host, m_options.port + 1));
+    } catch (const zmq::error_t& e) {
+      m_log("cannot reach " + tcp(m_options.host, m_options.port) + ": " + e.what());
+      return k_exit_unreachable;
+    }
+    m_dealer = &dealer;
+    Worker worker(context);
+    m_worker = &worker;
+    util::ThreadPool pool(2);
+    m_pool = &pool;
+    if (!m_replica.recovered().empty()) {
+      m_log(m_options.tree.dir + ": " + m_replica.recovered());
+    }
+    const sync::Millis started = now_ms();
+    apply(m_sub.start(started));
+    while (!stop.load()) {
+      const Readable ready = wait3(sub, dealer, worker.wake());
+      if (ready.a) {
+        on_sub(sub);
+      }
+      if (ready.b) {
+        on_dealer(dealer);
+      }
+      if (ready.c) {
+        worker.drain();
+      }
+      apply(m_sub.tick(now_ms()));
+      if (m_options.once) {
+        if (m_failed) {
+          return 1;
+        }
+        if (m_sub.heard() && m_sub.settled() && worker.idle() &&
+            m_replica.version() == m_sub.master_committed()) {
+          return 0;
+        }
+        if (now_ms() - started > m_options.deadline.count()) {
+          m_log(m_sub.heard()
+                  ? "not in step with the master before the deadline"
+                  : "no answer from the master at " + tcp(m_options.host, m_options.port + 1));
+          return m_sub.heard() ? 1 : k_exit_unreachable;
+        }
+      }
+    }
+    return 0;
+  }
+
+private:
+  void apply(sync::FollowerOutputs out)
+  {
+    for (const auto& m : out.send) {
+      request(*m_dealer, m);
+    }
+    for (const auto& a : out.actions) {
+      m_worker->post([this, a]() -> Worker::Done {
+        std::string error = m_replica.run(a, *m_pool);
+        return [this, a, error] {
+          m_replica.settle();
+          for (const auto& line : m_replica.take_log()) {
+            m_log(line);
+          }
+          if (!error.empty() && m_options.once && a.kind == sync::Action::Kind::apply) {
+            m_log(error);
+            m_failed = true;
+          }
+          apply(m_sub.done(a, error, now_ms()));
+        };
+      });
+    }
+    for (const auto& line : out.log) {
+      m_log(line);
+    }
+  }
+
+  void deliver(const zmq::message_t& body)
+  {
+    auto message = wire::decode({body.data<std::uint8_t>(), body.size()});
+    if (!message) {
+      m_log("dropped a malformed message: " + message.error().message);
+      return;
+    }
+    apply(m_sub.receive(*message, now_ms()));
+  }
+
+  void on_sub(zmq::socket_t& sub)
+  {
+    for (int n = 0; n < 1000; ++n) {
+      auto frames = receive(sub);
+      if (!frames) {
+        return;
+      }
+      // The subscription matches a prefix: the topic must be the channel.
+      if (frames->whole && frames->parts.size() == 2 &&
+          frames->parts[0].to_string() == m_options.tree.channel) {
+        deliver(frames->parts[1]);
+      }
+    }
+  }
+
+  void on_dealer(zmq::socket_t& dealer)
+  {
+    for (int n = 0; n < 1000; ++n) {
+      auto frames = receive(dealer);
+      if (!frames) {
+        return;
+      }
+      if (frames->whole && frames->parts.size() == 2 && frames->parts[0].size() == 0) {
+        deliver(frames->parts[1]);
+      } else {
+        m_log("dropped a reply that is not [empty][message]");
+      }
+    }
+  }
+
+  const FollowerOptions& m_options;
+  sync::TreeReplica& m_replica;
+  sync::Subscriber m_sub;
+  const LogLine& m_log;
+  zmq::socket_t* m_dealer = nullptr;
+  Worker* m_worker = nullptr;
+  util::ThreadPool* m_pool = nullptr;
+  bool m_failed = false;
+};
+
+} // namespace
+
+int run_follower(const FollowerOptions& options, const std::atomic<bool>& stop, const LogLine& log)
+{
+  if (!wire::valid_name(options.id)) {
+    log("invalid follower id " + util::quote(options.id) +
+        ": use 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit");
+    return 2;
+  }
+  auto replica = sync::TreeReplica::open(options.tree);
+  if (!replica) {
+    log(replica.error().message);
+    return 1;
+  }
+  Follower follower(options, **replica, log);
+  return follower.run(stop);
+}
+
+} // namespace treecast::net

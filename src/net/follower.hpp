@@ -1,0 +1,36 @@
+#pragma once
+
+// The follower daemon (treecast follow), and its one-shot form (treecast
+// sync): the Subscriber on a tree, bound to ZeroMQ. A SUB on the master's
+// PORT, subscribed to the channel, and a DEALER on PORT+1
+// (man/treecast-protocol.7). Staging and committing run on a worker
+// thread; the loop keeps answering.
+
+#include "net/master.hpp"
+#include "sync/tree_replica.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <string>
+
+namespace treecast::net {
+
+struct FollowerOptions
+{
+  std::string host = "127.0.0.1";
+  int port = 7400;
+  std::string id; // this follower's name
+  sync::TreeReplicaOptions tree;
+  // treecast sync: stop once the tree is at the master's committed
+  // version, or when the deadline passes.
+  bool once = false;
+  std::chrono::milliseconds deadline{std::chrono::seconds(60)};
+};
+
+// Exit codes of the one-shot form (treecast(1), EXIT STATUS).
+inline constexpr int k_exit_unreachable = 9;
+
+// Runs until stop is set (or, once, until in step); the exit code.
+int run_follower(const FollowerOptions& options, const std::atomic<bool>& stop, const LogLine& log);
+
+} // namespace treecast::net

@@ -1,0 +1,436 @@
+#include "master.hpp"
+
+#include "core/snapshot.hpp"
+#include "net/sockets.hpp"
+#include "net/worker.hpp"
+#include "sync/publisher.hpp"
+#include "sync/store_source.hpp"
+#include "util/executor.hpp"
+#include "util/file.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace treecast::net {
+
+namespace {
+
+const char* outcome_name(wire::Outcome o)
+{
+  return o == wire::Outcome::commit ? "commit" : o == wire::Outcome::abort ? "abort" : "none";
+}
+
+const char* vote_name(sync::Vote v)
+{
+  return v == sync::Vote::yes ? "yes" : v == sync::Vote::no ? "no" : "none";
+}
+
+const char* ack_name(const std::optional<wire::AckResult>& r)
+{
+  if (!r) {
+    return "none";
+  }
+  switch (*r) {
+    case wire::AckResult::committed:
+      return "committed";
+    case wire::AckResult::aborted:
+      return "aborted";
+    case wire::AckResult::failed:
+      return "failed";
+  }
+  return "none";
+}
+
+nlohmann::json report_json(const sync::TxnReport& r)
+{
+  nlohmann::json followers = nlohmann::json::array();
+  for (const auto& f : r.followers) {
+    followers.push_back({{"id", f.id},
+                         {"from", f.from.number},
+                         {"vote", vote_name(f.vote)},
+                         {"reason", f.reason},
+                         {"result", ack_name(f.result)}});
+  }
+  return {{"result", outcome_name(r.outcome)}, {"channel", r.channel},
+          {"transaction", r.txn.number},       {"version", r.version.number},
+          {"version_id", r.version.id.hex()},  {"reason", r.reason},
+          {"timed_out", r.timed_out},          {"followers", std::move(followers)}};
+}
+
+std::string dump(const nlohmann::json& j)
+{
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// Parses "all", "N" or "P%".
+std::optional<sync::Quorum> parse_quorum(const std::string& text)
+{
+  sync::Quorum q;
+  if (text.empty() || text == "all") {
+    return q;
+  }
+  const bool percent = text.back() == '%';
+  const std::string digits = percent ? text.substr(0, text.size() - 1) : text;
+  if (digits.empty() || digits.size() > 9 ||
+      digits.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  q.value = static_cast<std::uint32_t>(std::stoul(digits));
+  q.kind = percent ? sync::Quorum::Kind::percent : sync::Quorum::Kind::count;
+  if (q.value == 0 || (percent && q.value > 100)) {
+    return std::nullopt;
+  }
+  return q;
+}
+
+class Master
+{
+public:
+  Master(const MasterOptions& options, core::Store& store, sync::StoreSource& source,
+         std::vector<std::string> names, const LogLine& log)
+    : m_options(options), m_store(store), m_source(source), m_pub(source, std::move(names)),
+      m_log(log), m_pool(std::max(1U, options.jobs))
+  {
+  }
+
+  int run(const std::atomic<bool>& stop)
+  {
+    zmq::context_t context;
+    zmq::socket_t pub(context, zmq::socket_type::pub);
+    zmq::socket_t router(context, zmq::socket_type::router);
+    zmq::socket_t control(context, zmq::socket_type::router);
+    for (zmq::socket_t* s : {&pub, &router, &control}) {
+      set_common(*s);
+    }
+    router.set(zmq::sockopt::router_mandatory, 1);
+    const std::string control_path = m_options.store + "/control";
+    try {
+      pub.bind(tcp(m_options.host, m_options.port));
+      router.bind(tcp(m_options.host, m_options.port + 1));
+      (void)::unlink(control_path.c_str()); // one serve per store: the lock says so
+      control.bind("ipc://" + control_path);
+    } catch (const zmq::error_t& e) {
+      m_log("cannot listen on " + tcp(m_options.host, m_options.port) + " and port " +
+            std::to_string(m_options.port + 1) + ": " + e.what());
+      return 1;
+    }
+    if (::chmod(control_path.c_str(), 0600) != 0) {
+      m_log("cannot restrict " + util::quote(control_path) + ": " + std::strerror(errno));
+      return 1;
+    }
+    m_pub_socket = &pub;
+    m_router = &router;
+    m_control = &control;
+    Worker worker(context);
+    m_worker = &worker;
+    m_log("serving " + std::to_string(m_options.channels.size()) + " channel" +
+          (m_options.channels.size() == 1 ? "" : "s") + " on " +
+          tcp(m_options.host, m_options.port) + " (PUB) and port " +
+          std::to_string(m_options.port + 1) + " (ROUTER)");
+    apply(m_pub.start(now_ms()));
+    while (!stop.load()) {
+      const Readable ready = wait3(router, control, worker.wake());
+      if (ready.a) {
+        on_router();
+      }
+      if (ready.b) {
+        on_control();
+      }
+      if (ready.c) {
+        worker.drain();
+      }
+      apply(m_pub.tick(now_ms()));
+    }
+    m_log("stopping");
+    (void)::unlink(control_path.c_str());
+    return 0;
+  }
+
+private:
+  void apply(sync::Outputs out)
+  {
+    for (const auto& p : out.publish) {
+      publish(*m_pub_socket, p.channel, p.message);
+    }
+    for (const auto& r : out.replies) {
+      (void)reply(*m_router, r.peer, r.message);
+    }
+    for (const auto& m : out.make) {
+      make_delta(m);
+    }
+    for (const auto& r : out.ended) {
+      const auto waiting = m_pushes.find(r.channel);
+      if (waiting != m_pushes.end()) {
+        answer(waiting->second, report_json(r));
+        m_pushes.erase(waiting);
+      }
+    }
+    for (const auto& line : out.log) {
+      m_log(line);
+    }
+  }
+
+  void on_router()
+  {
+    for (int n = 0; n < 1000; ++n) {
+      auto frames = receive(*m_router);
+      if (!frames) {
+        return;
+      }
+      auto& parts = frames->parts;
+      if (parts.empty()) {
+        continue;
+      }
+      const std::string peer = parts[0].to_string();
+      if (!frames->whole || parts.size() != 3 || parts[1].size() != 0) {
+        m_log("dropped a request that is not [routing id][empty][message]");
+        (void)reply(*m_router, peer,
+                    wire::Error{wire::ErrorCode::malformed, "not one empty frame then a message"});
+        continue;
+      }
+      auto message = wire::decode({parts[2].data<std::uint8_t>(), parts[2].size()});
+      if (!message) {
+        m_log("dropped a malformed request: " + message.error().message);
+        (void)reply(*m_router, peer,
+                    wire::Error{wire::ErrorCode::malformed, message.error().message});
+        continue;
+      }
+      apply(m_pub.request(peer, *message, now_ms()));
+    }
+  }
+
+  void answer(const std::string& peer, const nlohmann::json& j)
+  {
+    const std::string text = dump(j);
+    try {
+      (void)m_control->send(zmq::buffer(peer),
+                            zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+      (void)m_control->send(zmq::const_buffer("", 0), zmq::send_flags::sndmore);
+      (void)m_control->send(zmq::buffer(text), zmq::send_flags::none);
+    } catch (const zmq::error_t&) {
+      // The client went away; the transaction stands.
+    }
+  }
+
+  void on_control()
+  {
+    for (int n = 0; n < 100; ++n) {
+      auto frames = receive(*m_control);
+      if (!frames) {
+        return;
+      }
+      auto& parts = frames->parts;
+      if (parts.size() != 3 || !frames->whole) {
+        continue;
+      }
+      const std::string peer = parts[0].to_string();
+      nlohmann::json request = nlohmann::json::parse(parts[2].to_string(), nullptr, false);
+      if (!request.is_object() || !request.contains("command") || !request["command"].is_string()) {
+        answer(peer, {{"result", "error"}, {"error", "not a control request"}});
+        continue;
+      }
+      try {
+        control(peer, request);
+      } catch (const nlohmann::json::exception& e) {
+        answer(peer, {{"result", "error"}, {"error", std::string("bad request: ") + e.what()}});
+      }
+    }
+  }
+
+  void control(const std::string& peer, const nlohmann::json& request)
+  {
+    const std::string command = request["command"];
+    const std::string channel = request.value("channel", "");
+    if (command == "status") {
+      answer(peer, {{"result", "ok"},
+                    {"status", nlohmann::json::parse(m_pub.status_json(channel, now_ms()))}});
+      return;
+    }
+    if (!m_options.channels.contains(channel)) {
+      answer(peer, {{"result", "error"}, {"error", "no channel " + util::quote(channel)}});
+      return;
+    }
+    if (command == "abort") {
+      auto out = m_pub.abort(channel, request.value("reason", ""), now_ms());
+      if (!out) {
+        answer(peer, {{"result", "error"}, {"error", out.error().message}});
+        return;
+      }
+      apply(std::move(*out));
+      answer(peer, {{"result", "ok"}});
+      return;
+    }
+    if (command == "push") {
+      push(peer, channel, request);
+      return;
+    }
+    answer(peer, {{"result", "error"}, {"error", "unknown command " + util::quote(command)}});
+  }
+
+  void push(const std::string& peer, const std::string& channel, const nlohmann::json& request)
+  {
+    if (m_pushes.contains(channel) || m_pub.in_flight(channel)) {
+      answer(peer,
+             {{"result", "error"}, {"error", "channel " + channel + " has a push in progress"}});
+      return;
+    }
+    const auto quorum = parse_quorum(request.value("quorum", "all"));
+    if (!quorum) {
+      answer(peer, {{"result", "error"}, {"error", "--quorum: all, a count or a percentage"}});
+      return;
+    }
+    sync::PushRequest p;
+    p.channel = channel;
+    p.timeout = request.value("timeout_ms", 30000);
+    p.quorum = *quorum;
+    p.min_followers = request.value("min_followers", 0U);
+    p.one_phase = request.value("one_phase", false);
+    m_pushes[channel] = peer;
+    core::SnapshotOptions options;
+    options.channel = channel;
+    options.message = request.value("message", "");
+    if (const auto e = m_options.excludes.find(channel); e != m_options.excludes.end()) {
+      options.excludes = e->second;
+    }
+    const std::string dir = m_options.channels.at(channel);
+    m_worker->post([this, dir, options, p]() -> Worker::Done {
+      auto snap = core::snapshot(m_store, dir, options, m_pool);
+      if (!snap) {
+        return [this, p, e = snap.error().message] { fail_push(p.channel, e); };
+      }
+      // The delta from the fleet's version is made here too, so that the
+      // PREPARE can carry it when it is small.
+      return [this, p, m = std::move(snap->manifest)]() mutable { snapped(p, std::move(m)); };
+    });
+  }
+
+  void snapped(sync::PushRequest p, core::Manifest manifest)
+  {
+    p.version = sync::version_of(manifest);
+    const auto committed = m_source.committed(p.channel, 1);
+    const wire::VersionRef prior = committed.empty() ? wire::VersionRef{} : committed.front();
+    if (prior == p.version) {
+      const auto waiting = m_pushes.find(p.channel);
+      answer(waiting->second, {{"result", "unchanged"},
+                               {"channel", p.channel},
+                               {"version", p.version.number},
+                               {"version_id", p.version.id.hex()}});
+      m_pushes.erase(waiting);
+      return;
+    }
+    if (m_source.delta_size(p.channel, prior, p.version)) {
+      begin(p);
+      return;
+    }
+    auto from = m_source.manifest(p.channel, prior);
+    if (!from) {
+      fail_push(p.channel, from.error().message);
+      return;
+    }
+    const core::DeltaOptions options = m_source.options();
+    m_worker->post(
+      [this, p, a = std::move(*from), b = std::move(manifest), options]() -> Worker::Done {
+        auto made = core::cached_delta(m_store, a, b, options, m_pool);
+        if (!made) {
+          return [this, p, e = made.error().message] { fail_push(p.channel, e); };
+        }
+        return [this, p] { begin(p); };
+      });
+  }
+
+  void begin(const sync::PushRequest& p)
+  {
+    auto out = m_pub.begin(p, now_ms());
+    if (!out) {
+      fail_push(p.channel, out.error().message);
+      return;
+    }
+    apply(std::move(*out));
+  }
+
+  void fail_push(const std::string& channel, const std::string& error)
+  {
+    m_log(channel + ": push failed: " + error);
+    const auto waiting = m_pushes.find(channel);
+    if (waiting != m_pushes.end()) {
+      answer(waiting->second, {{"result", "error"}, {"error", error}});
+      m_pushes.erase(waiting);
+    }
+  }
+
+  void make_delta(const sync::MakeDelta& m)
+  {
+    auto a = m_source.manifest(m.channel, m.from);
+    auto b = m_source.manifest(m.channel, m.to);
+    if (!a || !b) {
+      apply(m_pub.delta_made(m, (a ? b : a).error().message, now_ms()));
+      return;
+    }
+    const core::DeltaOptions options = m_source.options();
+    m_worker->post([this, m, a = std::move(*a), b = std::move(*b), options]() -> Worker::Done {
+      auto made = core::cached_delta(m_store, a, b, options, m_pool);
+      std::string error = made ? std::string() : made.error().message;
+      return [this, m, error] { apply(m_pub.delta_made(m, error, now_ms())); };
+    });
+  }
+
+  const MasterOptions& m_options;
+  core::Store& m_store;
+  sync::StoreSource& m_source;
+  sync::Publisher m_pub;
+  const LogLine& m_log;
+  util::ThreadPool m_pool;
+  zmq::socket_t* m_pub_socket = nullptr;
+  zmq::socket_t* m_router = nullptr;
+  zmq::socket_t* m_control = nullptr;
+  Worker* m_worker = nullptr;
+  std::map<std::string, std::string> m_pushes; // channel -> the control peer waiting
+};
+
+} // namespace
+
+std::string control_endpoint(const std::string& store)
+{
+  return "ipc://" + store + "/control";
+}
+
+int run_master(const MasterOptions& options, const std::atomic<bool>& stop, const LogLine& log)
+{
+  auto store = core::Store::open(options.store, core::Create::yes);
+  if (!store) {
+    log(store.error().message);
+    return 1;
+  }
+  // One master per store.
+  const std::string lock_path = options.store + "/serve.lock";
+  util::Fd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!lock || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    log("another treecast serve is running on " + util::quote(options.store));
+    return 1;
+  }
+  std::vector<std::string> names;
+  for (const auto& [name, dir] : options.channels) {
+    if (auto s = core::validate_channel(name); !s) {
+      log(s.error().message);
+      return 1;
+    }
+    names.push_back(name);
+    (void)::mkdir(store->channel_dir(name).c_str(), 0755);
+  }
+  auto source = sync::StoreSource::open(*store, names);
+  if (!source) {
+    log(source.error().message);
+    return 1;
+  }
+  Master master(options, *store, **source, names, log);
+  return master.run(stop);
+}
+
+} // namespace treecast::net

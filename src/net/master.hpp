@@ -1,0 +1,36 @@
+#pragma once
+
+// The master daemon (treecast serve): the Publisher on a store, bound to
+// ZeroMQ. PUB on PORT and ROUTER on PORT+1 for the followers
+// (man/treecast-protocol.7); a control socket, ipc://STORE/control (mode
+// 0600), through which push, status and abort talk to it. Snapshots and
+// deltas are made on a worker thread; the loop only routes.
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace treecast::net {
+
+struct MasterOptions
+{
+  std::string store;
+  std::map<std::string, std::string> channels;              // name -> the folder it publishes
+  std::map<std::string, std::vector<std::string>> excludes; // per channel
+  std::string host = "127.0.0.1";
+  int port = 7400;
+  unsigned jobs = 2; // threads for snapshots and deltas
+};
+
+using LogLine = std::function<void(const std::string&)>;
+
+// Runs until stop is set; the exit code (0, or 1 with the reason logged).
+int run_master(const MasterOptions& options, const std::atomic<bool>& stop, const LogLine& log);
+
+// The control socket of a store, and what it says (JSON requests and
+// replies; see treecast(1), serve).
+std::string control_endpoint(const std::string& store);
+
+} // namespace treecast::net
