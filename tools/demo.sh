@@ -6,6 +6,9 @@
 # new folder and verifies that it equals the tree as it was, byte for byte,
 # with its modes, symlinks, empty folders and times; then carries that
 # folder to version 2 with one delta, shows drift, and undoes the apply.
+# Last, a fleet on loopback: a master and two followers, one with a check
+# hook; three pushes, one of them refused by the check and aborted
+# everywhere; the status; then everything started is stopped.
 #
 # Everything happens in a temporary folder, removed at exit. Exits non-zero
 # if any step fails or any check does not hold.
@@ -22,7 +25,15 @@ tools/build.sh release
 bin=$repo/build/release/src/cli/treecast
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/treecast-demo.XXXXXX")
+pids=()
 cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
   chmod -R u+w "$work" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -172,6 +183,75 @@ step "undo: back to v1 in one swap (the edit went with v2's tree)"
 treecast undo checkout-v1
 diff <(listing pristine-v1) <(listing checkout-v1) || fail "undo did not bring version 1 back"
 echo "checkout-v1 equals version 1 again"
+
+# A port P with P and P+1 free on loopback.
+free_ports() {
+  local p
+  for ((p = 20000 + RANDOM % 20000; ; p += 2)); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null &&
+      ! (exec 3<>"/dev/tcp/127.0.0.1/$((p + 1))") 2>/dev/null; then
+      echo "$p"
+      return
+    fi
+  done
+}
+# Waits up to 30 s for a command to succeed.
+wait_for() {
+  local i
+  for ((i = 0; i < 300; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+alive_followers() {
+  [[ $("$bin" status --store store --json | grep -c '"alive": true') -ge $1 ]]
+}
+
+step "a fleet on loopback: a master and two followers (web-2 checks nginx.conf)"
+port=$(free_ports)
+echo "\$ treecast serve --store store --channel nginx=nginx --exclude '*~' --bind 127.0.0.1:$port &"
+"$bin" serve --store store --channel nginx=nginx --exclude '*~' --bind "127.0.0.1:$port" 2>serve.log &
+pids+=($!)
+check='grep -Eq "^worker_processes (auto|[0-9]+);" "$TREECAST_STAGE/nginx.conf" || { echo "nginx.conf: worker_processes must be auto or a number" >&2; exit 1; }'
+echo "\$ treecast follow --master 127.0.0.1:$port --channel nginx --dir web-1 --id web-1 &"
+"$bin" follow --master "127.0.0.1:$port" --channel nginx --dir web-1 --id web-1 2>web-1.log &
+pids+=($!)
+echo "\$ treecast follow --master 127.0.0.1:$port --channel nginx --dir web-2 --id web-2 --check '...' &"
+"$bin" follow --master "127.0.0.1:$port" --channel nginx --dir web-2 --id web-2 --check "$check" 2>web-2.log &
+pids+=($!)
+wait_for alive_followers 2 || fail "the followers did not reach the master: $(cat serve.log)"
+
+step "push: the folder is v2; every follower fetches one delta, stages it, checks it, votes; v2 commits everywhere"
+treecast push nginx --store store
+for f in web-1 web-2; do
+  diff -r --no-dereference --exclude='*~' nginx "$f" || fail "$f differs from the master's tree"
+done
+echo "web-1 and web-2 equal the master's tree"
+
+step "a bad edit: web-2's check refuses it, so nobody takes it (exit 7)"
+cp nginx/nginx.conf nginx.conf.good
+sed -i 's/^worker_processes auto;/worker_processes many;/' nginx/nginx.conf
+rc=0
+treecast push nginx --store store --timeout 20s || rc=$?
+[[ $rc == 7 ]] || fail "push of a refused version exited $rc, not 7"
+grep -q "worker_processes auto;" web-1/nginx.conf || fail "web-1 took the refused version"
+echo "push exited 7; web-1 and web-2 still hold v2"
+
+step "fixed: the next push commits everywhere"
+cp nginx.conf.good nginx/nginx.conf
+sed -i 's/^worker_processes auto;/worker_processes 4;/' nginx/nginx.conf
+treecast push nginx --store store -m "four workers"
+for f in web-1 web-2; do
+  wait_for diff -r --no-dereference --exclude='*~' nginx "$f" || fail "$f did not take the fix"
+done
+treecast status --store store
+
+step "stop the master and the followers"
+for pid in "${pids[@]}"; do kill "$pid"; done
+for pid in "${pids[@]}"; do wait "$pid" || true; done
+pids=()
+echo "stopped"
 
 step "drop all but the newest version, and the content only v1 used"
 treecast gc --keep 1 --store store --channel nginx

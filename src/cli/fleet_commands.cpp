@@ -154,7 +154,8 @@ util::Result<nlohmann::json> ask_master(const std::string& store, const nlohmann
 }
 
 int run_serve(const std::string& store, const std::vector<std::string>& channels,
-              const std::string& bind, bool insecure, unsigned jobs)
+              const std::vector<std::string>& excludes, const std::string& bind, bool insecure,
+              unsigned jobs)
 {
   net::MasterOptions o;
   o.store = store;
@@ -166,6 +167,7 @@ int run_serve(const std::string& store, const std::vector<std::string>& channels
         util::make_error(util::Errc::usage, "--channel " + util::quote(spec) + ": use NAME=DIR"));
     }
     o.channels[spec.substr(0, eq)] = spec.substr(eq + 1);
+    o.excludes[spec.substr(0, eq)] = excludes;
   }
   auto address = parse_address(bind);
   if (!address) {
@@ -357,6 +359,7 @@ void add_fleet_commands(CLI::App& app, Runner& selected)
     auto channels = std::make_shared<std::vector<std::string>>();
     auto bind = std::make_shared<std::string>("127.0.0.1:7400");
     auto insecure = std::make_shared<bool>(false);
+    auto excludes = std::make_shared<std::vector<std::string>>();
     auto jobs = std::make_shared<unsigned>(2);
     auto* cmd = app.add_subcommand("serve", "Run the master: publish channels to followers");
     const char* env = std::getenv("TREECAST_STORE");
@@ -368,9 +371,14 @@ void add_fleet_commands(CLI::App& app, Runner& selected)
     cmd->add_option("--bind", *bind,
                     "ADDR[:PORT]: PUB on PORT, ROUTER on PORT+1 (default 127.0.0.1:7400)");
     cmd->add_flag("--insecure", *insecure, "Allow an address other than loopback, unencrypted");
+    cmd
+      ->add_option("--exclude", *excludes,
+                   "Leave out paths matching this glob in every snapshot (repeatable; as for "
+                   "snapshot)")
+      ->type_name("PATTERN");
     cmd->add_option("-j,--jobs", *jobs, "Threads for snapshots and deltas (default 2)");
     cmd->callback([=, &selected] {
-      selected = [=] { return run_serve(*store, *channels, *bind, *insecure, *jobs); };
+      selected = [=] { return run_serve(*store, *channels, *excludes, *bind, *insecure, *jobs); };
     });
   }
   {
