@@ -126,22 +126,33 @@ util::Result<nlohmann::json> ask_master(const std::string& store, const nlohmann
   // A running serve holds the store's serve lock (a killed one leaves its
   // socket file, but not the lock).
   const std::string lock_path = store + "/serve.lock";
-  util::Fd lock(::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!lock || ::flock(lock.get(), LOCK_SH | LOCK_NB) == 0) {
+  auto serving = [&] {
+    util::Fd lock(::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC));
+    return lock && ::flock(lock.get(), LOCK_SH | LOCK_NB) != 0;
+  };
+  if (!serving()) {
     return util::make_error(util::Errc::not_found,
                             "no treecast serve is running on " + util::quote(store));
   }
   zmq::context_t context;
   zmq::socket_t req(context, zmq::socket_type::req);
   req.set(zmq::sockopt::linger, 0);
-  req.set(zmq::sockopt::rcvtimeo, static_cast<int>(timeout.count()));
+  req.set(zmq::sockopt::rcvtimeo, 1000);
   req.connect(net::control_endpoint(store));
   const std::string text = request.dump();
   (void)req.send(zmq::buffer(text), zmq::send_flags::none);
   zmq::message_t reply;
-  if (!req.recv(reply)) {
-    return util::make_error(util::Errc::io, "no answer from the treecast serve of " +
-                                              util::quote(store) + " in time");
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!req.recv(reply)) {
+    // A serve that stopped meanwhile will never answer.
+    if (!serving()) {
+      return util::make_error(util::Errc::not_found,
+                              "the treecast serve of " + util::quote(store) + " stopped");
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      return util::make_error(util::Errc::io, "no answer from the treecast serve of " +
+                                                util::quote(store) + " in time");
+    }
   }
   auto j = nlohmann::json::parse(reply.to_string(), nullptr, false);
   if (!j.is_object()) {

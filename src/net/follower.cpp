@@ -170,7 +170,9 @@ int run_follower(const FollowerOptions& options, const std::atomic<bool>& stop, 
         ": use 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit");
     return 2;
   }
-  auto replica = sync::TreeReplica::open(options.tree);
+  sync::TreeReplicaOptions tree = options.tree;
+  tree.cancel = &stop;
+  auto replica = sync::TreeReplica::open(tree);
   if (!replica) {
     log(replica.error().message);
     return 1;

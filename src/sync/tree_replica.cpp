@@ -138,7 +138,7 @@ std::string TreeReplica::stage_and_check(const Action& a, util::Executor& execut
                              {"TREECAST_VERSION", std::to_string(a.to.number)},
                              {"TREECAST_CHANNEL", m_options.channel},
                              {"TREECAST_DIR", m_options.dir}},
-                            m_options.hook_timeout);
+                            m_options.hook_timeout, 4096, m_options.cancel);
     if (!r || r->exit_code != 0) {
       const std::string why = r ? util::hook_failure("the check", *r) : r.error().message;
       (void)m_follower->abort_prepared();
@@ -172,7 +172,7 @@ std::string TreeReplica::run(const Action& a, util::Executor& executor)
                                 {{"TREECAST_VERSION", std::to_string(a.to.number)},
                                  {"TREECAST_CHANNEL", m_options.channel},
                                  {"TREECAST_DIR", m_options.dir}},
-                                m_options.hook_timeout);
+                                m_options.hook_timeout, 4096, m_options.cancel);
         if (!r || r->exit_code != 0) {
           m_log.push_back(m_options.channel + ": v" + std::to_string(a.to.number) +
                           " is committed, but the reload hook failed: " +

@@ -11,6 +11,7 @@
 #include "sync/subscriber.hpp"
 #include "util/executor.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -27,6 +28,7 @@ struct TreeReplicaOptions
   std::string check; // shell command run against the stage before a yes
   std::string exec;  // shell command run after a commit
   std::chrono::milliseconds hook_timeout{std::chrono::minutes(5)};
+  const std::atomic<bool>* cancel = nullptr; // set: hooks are killed (the daemon stops)
 };
 
 class TreeReplica final : public Replica

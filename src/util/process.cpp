@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,7 +15,8 @@ namespace treecast::util {
 
 Result<HookResult> run_hook(const std::string& command,
                             const std::vector<std::pair<std::string, std::string>>& env,
-                            std::chrono::milliseconds timeout, std::size_t max_err)
+                            std::chrono::milliseconds timeout, std::size_t max_err,
+                            const std::atomic<bool>* cancel)
 {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
@@ -28,6 +30,7 @@ Result<HookResult> run_hook(const std::string& command,
   }
   if (pid == 0) {
     ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     const int null = ::open("/dev/null", O_RDONLY);
     if (null >= 0) {
       ::dup2(null, STDIN_FILENO);
@@ -46,14 +49,14 @@ Result<HookResult> run_hook(const std::string& command,
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
+    if (left.count() <= 0 || (cancel != nullptr && cancel->load())) {
       result.timed_out = true;
       ::kill(-pid, SIGKILL);
       ::kill(pid, SIGKILL);
       break;
     }
     pollfd p{read_end.get(), POLLIN, 0};
-    const int n = ::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 1000)));
+    const int n = ::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 100)));
     if (n < 0 && errno != EINTR) {
       break;
     }

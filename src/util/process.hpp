@@ -8,6 +8,7 @@
 
 #include "util/result.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <utility>
@@ -22,9 +23,13 @@ struct HookResult
   std::string err;
 };
 
+// cancel, when given and set while the hook runs, kills it as the deadline
+// does (a daemon that stops does not wait for its hooks). A hook whose
+// daemon dies is killed too.
 [[nodiscard]] Result<HookResult> run_hook(
   const std::string& command, const std::vector<std::pair<std::string, std::string>>& env,
-  std::chrono::milliseconds timeout, std::size_t max_err = 4096);
+  std::chrono::milliseconds timeout, std::size_t max_err = 4096,
+  const std::atomic<bool>* cancel = nullptr);
 
 // What a failed hook says: its standard error trimmed, else its exit.
 [[nodiscard]] std::string hook_failure(const std::string& what, const HookResult& r);

@@ -199,4 +199,108 @@ TEST_F(cli_fleet, NoMasterIsItsOwnExitCode)
   EXPECT_NE(open.err.find("--insecure"), std::string::npos) << open.err;
 }
 
+// A follower's state folder holds no stage.
+bool no_stage(const std::string& tree)
+{
+  const fs::path state =
+    fs::path(tree).parent_path() / ("." + fs::path(tree).filename().string() + ".treecast");
+  return !fs::exists(state / "prepared") && !fs::exists(state / "stage");
+}
+
+TEST_F(cli_fleet, AFollowerKilledWhileItChecksComesBackWhole)
+{
+  follow("web-1");
+  follow("web-2", {"--check", "test ! -f " + std::string(m_temp / "slow") + " || sleep 5"});
+  ASSERT_TRUE(wait_until([&] { return alive(2); }));
+  ASSERT_EQ(push().exit_code, 0);
+  fs::copy(m_source, m_temp / "committed",
+           fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+
+  write_file(m_temp / "slow", "");
+  write_file(m_source + "/nginx.conf", "worker_processes 2;\n");
+  Daemon pushing({TREECAST_BIN, "push", "nginx", "--store", m_store, "--timeout", "3s"},
+                 m_temp / "push.log");
+  // web-2 is in its check, its stage kept as prepared: kill it there.
+  const fs::path state = m_temp / ".tree-web-2.treecast";
+  ASSERT_TRUE(wait_until([&] { return fs::exists(state / "prepared"); }))
+    << read_file(m_temp / "web-2.log");
+  m_followers["web-2"]->kill();
+  EXPECT_EQ(pushing.wait(std::chrono::seconds(30)), 8) << read_file(m_temp / "push.log");
+  EXPECT_EQ(compare_trees(m_temp / "committed", dir("web-1")), "");
+  EXPECT_EQ(compare_trees(m_temp / "committed", dir("web-2")), "");
+
+  // Back, it asks how its transaction ended, discards its stage, and is
+  // in step; the next push commits everywhere.
+  fs::remove(m_temp / "slow");
+  follow("web-2", {"--check", "true"});
+  EXPECT_TRUE(wait_until([&] { return no_stage(dir("web-2")); }))
+    << read_file(m_temp / "web-2.log");
+  ASSERT_TRUE(wait_until([&] { return alive(2); }));
+  const auto next = push();
+  EXPECT_EQ(next.exit_code, 0) << next.out << next.err;
+  expect_same("web-1");
+  expect_same("web-2");
+}
+
+TEST_F(cli_fleet, AMasterKilledBeforeItDecidesAbortsEverywhereWhenItIsBack)
+{
+  follow("web-1");
+  follow("web-2", {"--check", "test ! -f " + std::string(m_temp / "slow") + " || sleep 5"});
+  ASSERT_TRUE(wait_until([&] { return alive(2); }));
+  ASSERT_EQ(push().exit_code, 0);
+  fs::copy(m_source, m_temp / "committed",
+           fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+
+  write_file(m_temp / "slow", "");
+  write_file(m_source + "/nginx.conf", "worker_processes 2;\n");
+  Daemon pushing({TREECAST_BIN, "push", "nginx", "--store", m_store}, m_temp / "push.log");
+  // web-1 has voted yes (its stage waits); web-2 is still checking.
+  ASSERT_TRUE(wait_until([&] { return fs::exists(m_temp / ".tree-web-1.treecast/prepared"); }));
+  m_master->kill();
+  EXPECT_EQ(pushing.wait(std::chrono::seconds(30)), 9) << "the push sees its serve stop";
+  EXPECT_NE(read_file(m_temp / "push.log").find("stopped"), std::string::npos);
+  fs::remove(m_temp / "slow");
+  m_master = std::make_unique<Daemon>(
+    std::vector<std::string>{TREECAST_BIN, "serve", "--store", m_store, "--channel",
+                             "nginx=" + m_source, "--bind", address()},
+    m_temp / "serve.log");
+  // The transaction it never decided aborts, everywhere.
+  for (const char* id : {"web-1", "web-2"}) {
+    EXPECT_TRUE(wait_until([&] { return no_stage(dir(id)); })) << id;
+    EXPECT_EQ(compare_trees(m_temp / "committed", dir(id)), "") << id;
+  }
+  EXPECT_NE(read_file(m_temp / "serve.log").find("aborted: the master restarted before deciding"),
+            std::string::npos)
+    << read_file(m_temp / "serve.log");
+  ASSERT_TRUE(wait_until([&] { return alive(2); }));
+  const auto next = push();
+  EXPECT_EQ(next.exit_code, 0) << next.out << next.err;
+  expect_same("web-1");
+  expect_same("web-2");
+}
+
+TEST_F(cli_fleet, OnePhaseAndAbort)
+{
+  follow("web-1");
+  follow("web-2", {"--check", "test ! -f " + std::string(m_temp / "slow") + " || sleep 5"});
+  ASSERT_TRUE(wait_until([&] { return alive(2); }));
+  const auto one = push({"--one-phase"});
+  EXPECT_EQ(one.exit_code, 0) << one.out << one.err;
+  expect_same("web-1");
+  expect_same("web-2");
+
+  // An abort withdraws a transaction still waiting for votes.
+  write_file(m_temp / "slow", "");
+  write_file(m_source + "/nginx.conf", "worker_processes 3;\n");
+  Daemon pushing({TREECAST_BIN, "push", "nginx", "--store", m_store}, m_temp / "push.log");
+  ASSERT_TRUE(wait_until([&] { return fs::exists(m_temp / ".tree-web-1.treecast/prepared"); }));
+  const auto aborted = run({TREECAST_BIN, "abort", "nginx", "--store", m_store});
+  EXPECT_EQ(aborted.exit_code, 0) << aborted.err;
+  EXPECT_EQ(pushing.wait(std::chrono::seconds(30)), 7) << read_file(m_temp / "push.log");
+  EXPECT_NE(read_file(m_temp / "push.log").find("aborted by the operator"), std::string::npos);
+  EXPECT_TRUE(wait_until([&] { return no_stage(dir("web-1")); }));
+  EXPECT_EQ(read_file(dir("web-1") + "/nginx.conf"), "worker_processes 1;\n");
+  fs::remove(m_temp / "slow");
+}
+
 } // namespace

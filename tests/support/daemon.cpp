@@ -63,6 +63,20 @@ void Daemon::kill()
   }
 }
 
+std::optional<int> Daemon::wait(std::chrono::milliseconds deadline)
+{
+  const auto end = std::chrono::steady_clock::now() + deadline;
+  int status = 0;
+  while (m_pid > 0 && std::chrono::steady_clock::now() < end) {
+    if (::waitpid(m_pid, &status, WNOHANG) == m_pid) {
+      m_pid = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return std::nullopt;
+}
+
 int Daemon::stop(std::chrono::milliseconds deadline)
 {
   if (m_pid < 0) {

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -26,6 +27,9 @@ public:
   // (-1 when killed).
   int stop(std::chrono::milliseconds deadline = std::chrono::seconds(10));
   void kill(); // SIGKILL, now
+  // Waits for the process to end by itself; its exit code, or nullopt at
+  // the deadline (it is left running).
+  std::optional<int> wait(std::chrono::milliseconds deadline);
   bool running();
   const std::string& log() const { return m_log; }
 
