@@ -256,6 +256,7 @@ struct PushArgs
   std::string message;
   bool json = false;
   bool verbose = false;
+  std::string rollback_to; // rollback: the version whose tree to publish again
 };
 
 int run_push(const PushArgs& a)
@@ -264,9 +265,13 @@ int run_push(const PushArgs& a)
   if (!timeout) {
     return fail(timeout.error());
   }
-  const nlohmann::json request{{"command", "push"},       {"channel", a.channel},
-                               {"message", a.message},    {"timeout_ms", timeout->count()},
-                               {"quorum", a.quorum},      {"min_followers", a.min_followers},
+  const nlohmann::json request{{"command", a.rollback_to.empty() ? "push" : "rollback"},
+                               {"to", a.rollback_to},
+                               {"channel", a.channel},
+                               {"message", a.message},
+                               {"timeout_ms", timeout->count()},
+                               {"quorum", a.quorum},
+                               {"min_followers", a.min_followers},
                                {"one_phase", a.one_phase}};
   // The snapshot, the votes, then as long again for the acks.
   auto reply = ask_master(a.store.store, request, 2 * *timeout + std::chrono::minutes(10));
@@ -408,17 +413,28 @@ void add_fleet_commands(CLI::App& app, Runner& selected)
     cmd->add_option("--timeout", a->timeout, "Give up after this long (default 60s)");
     cmd->callback([a, &selected] { selected = [a] { return run_follow(*a, true); }; });
   }
-  {
+  for (const bool rollback : {false, true}) {
     auto a = std::make_shared<PushArgs>();
-    auto* cmd = app.add_subcommand(
-      "push", "Snapshot a channel's folder and move the fleet to it, all or nothing");
+    auto* cmd =
+      rollback
+        ? app.add_subcommand(
+            "rollback", "Publish an earlier version's tree again, as a new version, to the fleet")
+        : app.add_subcommand(
+            "push", "Snapshot a channel's folder and move the fleet to it, all or nothing");
     add_store_options(*cmd, a->store, false);
     cmd->add_option("channel", a->channel, "The channel")->required()->type_name("NAME");
+    if (rollback) {
+      cmd->add_option("--to", a->rollback_to, "The version: v3, 3, latest~1 or an id prefix")
+        ->required()
+        ->type_name("VERSION");
+    }
     cmd->add_option("--timeout", a->timeout, "How long to wait for the votes (default 30s)");
     cmd->add_option("--quorum", a->quorum, "all, a count, or a share like 60% (default all)");
     cmd->add_option("--min-followers", a->min_followers, "Refuse with fewer followers alive");
     cmd->add_flag("--one-phase", a->one_phase, "Followers commit as soon as they verified");
-    cmd->add_option("-m,--message", a->message, "A message stored with the version");
+    if (!rollback) {
+      cmd->add_option("-m,--message", a->message, "A message stored with the version");
+    }
     cmd->add_flag("--json", a->json, "Print the outcome as JSON");
     cmd->add_flag("-v,--verbose", a->verbose, "Say so when nothing changed too");
     cmd->callback([a, &selected] { selected = [a] { return run_push(*a); }; });

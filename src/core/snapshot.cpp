@@ -314,4 +314,42 @@ util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir
   return report;
 }
 
+util::Result<Manifest> republish(const Store& store, const Manifest& earlier,
+                                 const std::string& message)
+{
+  const std::string& channel = earlier.header.channel;
+  auto channel_lock = store.lock_channel(channel, Create::no);
+  if (!channel_lock) {
+    return channel_lock.error();
+  }
+  auto store_lock = store.lock_store(LockMode::shared);
+  if (!store_lock) {
+    return store_lock.error();
+  }
+  for (const Entry& e : earlier.entries) {
+    if (e.type == EntryType::file && e.size > 0 && !store.has_object(e.hash)) {
+      return util::make_error(util::Errc::not_found,
+                              "v" + std::to_string(earlier.header.number) + " of " + channel +
+                                " cannot be published again: the content of " +
+                                util::quote(e.path) + " is gone from the store");
+    }
+  }
+  auto latest = store.latest(channel);
+  if (!latest) {
+    return latest.error();
+  }
+  Manifest m;
+  m.header.channel = channel;
+  m.header.number = *latest ? (*latest)->number + 1 : 1;
+  m.header.parent = *latest ? (*latest)->number : 0;
+  m.header.time_ns = util::now_ns();
+  m.header.message = message;
+  m.entries = earlier.entries;
+  finalize(m);
+  if (auto s = store.add_version(m); !s) {
+    return s.error();
+  }
+  return m;
+}
+
 } // namespace treecast::core

@@ -45,4 +45,10 @@ struct SnapshotReport
                                                     const SnapshotOptions& options,
                                                     util::Executor& executor);
 
+// Records the tree of an earlier version again, as the channel's next
+// version (a rollback: the same entries, so the same id, under a new
+// number), with message. Every content must still be in the store.
+[[nodiscard]] util::Result<Manifest> republish(const Store& store, const Manifest& earlier,
+                                               const std::string& message);
+
 } // namespace treecast::core

@@ -1,6 +1,7 @@
 #include "master.hpp"
 
 #include "core/snapshot.hpp"
+#include "core/version_spec.hpp"
 #include "net/sockets.hpp"
 #include "net/worker.hpp"
 #include "sync/publisher.hpp"
@@ -267,7 +268,7 @@ private:
       answer(peer, {{"result", "ok"}});
       return;
     }
-    if (command == "push") {
+    if (command == "push" || command == "rollback") {
       push(peer, channel, request);
       return;
     }
@@ -300,6 +301,23 @@ private:
       options.excludes = e->second;
     }
     const std::string dir = m_options.channels.at(channel);
+    if (request.value("command", "") == "rollback") {
+      // An earlier version's tree, recorded again as the next version.
+      const std::string to = request.value("to", "");
+      m_worker->post([this, to, p]() -> Worker::Done {
+        auto number = core::resolve_version(m_store, p.channel, to);
+        auto earlier = number ? m_store.read_manifest(p.channel, *number)
+                              : util::Result<core::Manifest>(number.error());
+        auto again =
+          earlier ? core::republish(m_store, *earlier, "rollback to v" + std::to_string(*number))
+                  : util::Result<core::Manifest>(earlier.error());
+        if (!again) {
+          return [this, p, e = again.error().message] { fail_push(p.channel, e); };
+        }
+        return [this, p, m = std::move(*again)]() mutable { snapped(p, std::move(m)); };
+      });
+      return;
+    }
     m_worker->post([this, dir, options, p]() -> Worker::Done {
       auto snap = core::snapshot(m_store, dir, options, m_pool);
       if (!snap) {

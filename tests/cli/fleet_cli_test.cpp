@@ -303,4 +303,26 @@ TEST_F(cli_fleet, OnePhaseAndAbort)
   fs::remove(m_temp / "slow");
 }
 
+TEST_F(cli_fleet, RollbackPublishesAnEarlierTreeAsANewVersion)
+{
+  follow("web-1");
+  ASSERT_TRUE(wait_until([&] { return alive(1); }));
+  ASSERT_EQ(push().exit_code, 0);
+  fs::copy(m_source, m_temp / "v1", fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  write_file(m_source + "/nginx.conf", "worker_processes 9;\n");
+  ASSERT_EQ(push().exit_code, 0);
+  expect_same("web-1");
+
+  const auto r = run({TREECAST_BIN, "rollback", "nginx", "--to", "v1", "--store", m_store}, {},
+                     std::chrono::seconds(60));
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("nginx v3 committed"), std::string::npos) << r.out;
+  EXPECT_TRUE(wait_until([&] { return compare_trees(m_temp / "v1", dir("web-1")).empty(); }));
+  const auto log = run({TREECAST_BIN, "log", "--store", m_store, "--channel", "nginx"});
+  EXPECT_NE(log.out.find("rollback to v1"), std::string::npos) << log.out;
+  const auto gone = run({TREECAST_BIN, "rollback", "nginx", "--to", "v9", "--store", m_store});
+  EXPECT_NE(gone.exit_code, 0);
+  EXPECT_NE(gone.err.find("v9"), std::string::npos) << gone.err;
+}
+
 } // namespace
