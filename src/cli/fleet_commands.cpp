@@ -4,6 +4,7 @@
 // socket, STORE/control.
 
 #include "commands.hpp"
+#include "config.hpp"
 #include "net/follower.hpp"
 #include "net/master.hpp"
 #include "output.hpp"
@@ -18,6 +19,7 @@
 #include <ctime>
 #include <fcntl.h>
 #include <iostream>
+#include <set>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -164,28 +166,71 @@ util::Result<nlohmann::json> ask_master(const std::string& store, const nlohmann
   return j;
 }
 
-int run_serve(const std::string& store, const std::vector<std::string>& channels,
-              const std::vector<std::string>& excludes, const std::string& bind, bool insecure,
-              unsigned jobs)
+struct ServeArgs
+{
+  std::string config;
+  std::string store;
+  std::vector<std::string> channels;
+  std::string bind = "127.0.0.1:7400";
+  bool insecure = false;
+  std::vector<std::string> excludes;
+  unsigned jobs = 2;
+  std::set<std::string> given; // options given on the command line
+};
+
+int run_serve(ServeArgs a)
 {
   net::MasterOptions o;
-  o.store = store;
-  o.jobs = jobs;
-  for (const std::string& spec : channels) {
+  // The config file's values, where no flag says otherwise.
+  if (!a.config.empty()) {
+    auto config = load_config(a.config);
+    if (!config) {
+      return fail(config.error());
+    }
+    const ServeConfig& c = config->serve;
+    if (!a.given.contains("--store") && c.store) {
+      a.store = *c.store;
+    }
+    if (!a.given.contains("--bind") && c.bind) {
+      a.bind = *c.bind;
+    }
+    if (!a.given.contains("--insecure") && c.insecure) {
+      a.insecure = *c.insecure;
+    }
+    if (!a.given.contains("--jobs") && c.jobs) {
+      a.jobs = *c.jobs;
+    }
+    if (!a.given.contains("--exclude")) {
+      a.excludes = c.exclude;
+    }
+    if (!a.given.contains("--channel")) {
+      for (const auto& [name, dir] : c.channels) {
+        a.channels.push_back(name + "=" + dir);
+      }
+    }
+  }
+  if (a.channels.empty()) {
+    return fail(util::make_error(
+      util::Errc::usage, "no channel to serve: give --channel NAME=DIR, or [serve.channels] "
+                         "in the --config file"));
+  }
+  o.store = a.store;
+  o.jobs = a.jobs;
+  for (const std::string& spec : a.channels) {
     const auto eq = spec.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
       return fail(
         util::make_error(util::Errc::usage, "--channel " + util::quote(spec) + ": use NAME=DIR"));
     }
     o.channels[spec.substr(0, eq)] = spec.substr(eq + 1);
-    o.excludes[spec.substr(0, eq)] = excludes;
+    o.excludes[spec.substr(0, eq)] = a.excludes;
   }
-  auto address = parse_address(bind);
+  auto address = parse_address(a.bind);
   if (!address) {
     return fail(address.error());
   }
   std::tie(o.host, o.port) = *address;
-  if (!loopback(o.host) && !insecure) {
+  if (!loopback(o.host) && !a.insecure) {
     return fail(util::make_error(util::Errc::usage,
                                  "serving on " + o.host +
                                    " would let anyone who reaches it take the fleet's trees: use a "
@@ -201,6 +246,7 @@ int run_serve(const std::string& store, const std::vector<std::string>& channels
 
 struct FollowArgs
 {
+  std::string config;
   std::string master = "127.0.0.1:7400";
   std::string channel;
   std::string dir;
@@ -210,39 +256,95 @@ struct FollowArgs
   std::string exec;
   std::string commit = "atomic";
   std::string timeout = "60s";
-  bool restore_owners = false;
+  std::set<std::string> given; // options given on the command line
 };
 
-int run_follow(const FollowArgs& a, bool once)
+int run_follow(FollowArgs a, bool once)
 {
-  net::FollowerOptions o;
+  // One channel from the flags, or every [[follow.channel]] of the config.
+  std::vector<FollowChannelConfig> channels;
+  if (!a.config.empty()) {
+    auto config = load_config(a.config);
+    if (!config) {
+      return fail(config.error());
+    }
+    const FollowConfig& c = config->follow;
+    if (!a.given.contains("--master") && c.master) {
+      a.master = *c.master;
+    }
+    if (!a.given.contains("--id") && c.id) {
+      a.id = *c.id;
+    }
+    if (!a.given.contains("--commit") && c.commit) {
+      a.commit = *c.commit;
+    }
+    if (a.channel.empty()) {
+      channels = c.channels;
+    }
+  }
+  if (!a.channel.empty()) {
+    if (a.dir.empty()) {
+      return fail(util::make_error(util::Errc::usage, "--channel needs --dir"));
+    }
+    channels = {{a.channel, a.dir, a.state, a.check, a.exec, ""}};
+  }
+  if (channels.empty()) {
+    return fail(util::make_error(util::Errc::usage,
+                                 "no channel to follow: give --channel and --dir, or "
+                                 "[[follow.channel]] in the --config file"));
+  }
+  if (once && channels.size() > 1) {
+    return fail(util::make_error(util::Errc::usage, "sync takes one channel: give --channel"));
+  }
   auto address = parse_address(a.master);
   if (!address) {
     return fail(address.error());
   }
-  std::tie(o.host, o.port) = *address;
-  o.id = a.id.empty() ? hostname() : a.id;
-  o.tree.channel = a.channel;
-  o.tree.dir = a.dir;
-  o.tree.state = a.state;
-  o.tree.check = a.check;
-  o.tree.exec = a.exec;
-  o.tree.mode = a.commit == "inplace" ? core::CommitMode::inplace : core::CommitMode::atomic;
-  o.tree.owners = a.restore_owners || ::geteuid() == 0 ? core::Owners::restore : core::Owners::keep;
-  if (auto s = core::validate_channel(a.channel); !s) {
-    return fail(s.error());
-  }
-  o.once = once;
   auto deadline = parse_duration(a.timeout);
   if (!deadline) {
     return fail(deadline.error());
   }
-  o.deadline = *deadline;
+  std::vector<net::FollowerOptions> all;
+  for (const FollowChannelConfig& ch : channels) {
+    if (auto s = core::validate_channel(ch.name); !s) {
+      return fail(s.error());
+    }
+    const std::string commit = ch.commit.empty() ? a.commit : ch.commit;
+    if (commit != "atomic" && commit != "inplace") {
+      return fail(util::make_error(util::Errc::usage,
+                                   "commit must be atomic or inplace, not " + util::quote(commit)));
+    }
+    net::FollowerOptions o;
+    std::tie(o.host, o.port) = *address;
+    o.id = a.id.empty() ? hostname() : a.id;
+    o.tree.channel = ch.name;
+    o.tree.dir = ch.dir;
+    o.tree.state = ch.state;
+    o.tree.check = ch.check;
+    o.tree.exec = ch.exec;
+    o.tree.mode = commit == "inplace" ? core::CommitMode::inplace : core::CommitMode::atomic;
+    o.tree.owners = ::geteuid() == 0 ? core::Owners::restore : core::Owners::keep;
+    o.once = once;
+    o.deadline = *deadline;
+    all.push_back(std::move(o));
+  }
   catch_signals();
-  return net::run_follower(
-    o, g_stop,
+  return net::run_followers(
+    all, g_stop,
     once ? net::LogLine([](const std::string& l) { std::cerr << "treecast: " << l << '\n'; })
          : net::LogLine(log_line));
+}
+
+// The long options given on the command line, by name.
+std::set<std::string> given(const CLI::App& cmd)
+{
+  std::set<std::string> out;
+  for (const CLI::Option* o : cmd.get_options()) {
+    if (o->count() > 0 && !o->get_lnames().empty()) {
+      out.insert("--" + o->get_lnames().front());
+    }
+  }
+  return out;
 }
 
 struct PushArgs
@@ -355,8 +457,12 @@ int run_abort(const StoreOptions& store, const std::string& channel)
 void add_follow_options(CLI::App& cmd, FollowArgs& a)
 {
   cmd.add_option("--master", a.master, "The master, HOST[:PORT] (default 127.0.0.1:7400)");
-  cmd.add_option("--channel", a.channel, "The channel to follow")->required();
-  cmd.add_option("--dir", a.dir, "The tree to keep at the channel's version")->required();
+  cmd
+    .add_option("--config", a.config,
+                "A treecast.toml: its [follow] values and channels, where no flag says otherwise")
+    ->type_name("FILE");
+  cmd.add_option("--channel", a.channel, "The channel to follow (else the config's channels)");
+  cmd.add_option("--dir", a.dir, "The tree to keep at the channel's version");
   cmd.add_option("--id", a.id, "This follower's name (default: the host name)");
   cmd.add_option("--state", a.state, "The state folder (default: .DIR.treecast beside DIR)");
   cmd.add_option("--check", a.check,
@@ -371,30 +477,29 @@ void add_follow_options(CLI::App& cmd, FollowArgs& a)
 void add_fleet_commands(CLI::App& app, Runner& selected)
 {
   {
-    auto store = std::make_shared<std::string>();
-    auto channels = std::make_shared<std::vector<std::string>>();
-    auto bind = std::make_shared<std::string>("127.0.0.1:7400");
-    auto insecure = std::make_shared<bool>(false);
-    auto excludes = std::make_shared<std::vector<std::string>>();
-    auto jobs = std::make_shared<unsigned>(2);
+    auto a = std::make_shared<ServeArgs>();
     auto* cmd = app.add_subcommand("serve", "Run the master: publish channels to followers");
     const char* env = std::getenv("TREECAST_STORE");
-    *store = env != nullptr && *env != '\0' ? env : "/var/lib/treecast";
-    cmd->add_option("--store", *store, "The store folder")->type_name("PATH");
-    cmd->add_option("--channel", *channels, "A channel and the folder it publishes, NAME=DIR")
-      ->required()
-      ->type_name("NAME=DIR");
-    cmd->add_option("--bind", *bind,
-                    "ADDR[:PORT]: PUB on PORT, ROUTER on PORT+1 (default 127.0.0.1:7400)");
-    cmd->add_flag("--insecure", *insecure, "Allow an address other than loopback, unencrypted");
+    a->store = env != nullptr && *env != '\0' ? env : "/var/lib/treecast";
     cmd
-      ->add_option("--exclude", *excludes,
+      ->add_option("--config", a->config,
+                   "A treecast.toml: its [serve] values, where no flag says otherwise")
+      ->type_name("FILE");
+    cmd->add_option("--store", a->store, "The store folder")->type_name("PATH");
+    cmd->add_option("--channel", a->channels, "A channel and the folder it publishes, NAME=DIR")
+      ->type_name("NAME=DIR");
+    cmd->add_option("--bind", a->bind,
+                    "ADDR[:PORT]: PUB on PORT, ROUTER on PORT+1 (default 127.0.0.1:7400)");
+    cmd->add_flag("--insecure", a->insecure, "Allow an address other than loopback, unencrypted");
+    cmd
+      ->add_option("--exclude", a->excludes,
                    "Leave out paths matching this glob in every snapshot (repeatable; as for "
                    "snapshot)")
       ->type_name("PATTERN");
-    cmd->add_option("-j,--jobs", *jobs, "Threads for snapshots and deltas (default 2)");
-    cmd->callback([=, &selected] {
-      selected = [=] { return run_serve(*store, *channels, *excludes, *bind, *insecure, *jobs); };
+    cmd->add_option("-j,--jobs", a->jobs, "Threads for snapshots and deltas (default 2)");
+    cmd->callback([a, cmd, &selected] {
+      a->given = given(*cmd);
+      selected = [a] { return run_serve(*a); };
     });
   }
   {
@@ -402,7 +507,10 @@ void add_fleet_commands(CLI::App& app, Runner& selected)
     auto* cmd = app.add_subcommand("follow", "Run a follower: keep DIR at the channel's version");
     add_follow_options(*cmd, *a);
     cmd->add_option("--exec", a->exec, "A shell command run after each commit (a reload)");
-    cmd->callback([a, &selected] { selected = [a] { return run_follow(*a, false); }; });
+    cmd->callback([a, cmd, &selected] {
+      a->given = given(*cmd);
+      selected = [a] { return run_follow(*a, false); };
+    });
   }
   {
     auto a = std::make_shared<FollowArgs>();
@@ -411,7 +519,10 @@ void add_fleet_commands(CLI::App& app, Runner& selected)
     add_follow_options(*cmd, *a);
     cmd->add_option("--exec", a->exec, "A shell command run after the commit");
     cmd->add_option("--timeout", a->timeout, "Give up after this long (default 60s)");
-    cmd->callback([a, &selected] { selected = [a] { return run_follow(*a, true); }; });
+    cmd->callback([a, cmd, &selected] {
+      a->given = given(*cmd);
+      selected = [a] { return run_follow(*a, true); };
+    });
   }
   for (const bool rollback : {false, true}) {
     auto a = std::make_shared<PushArgs>();

@@ -5,8 +5,11 @@
 #include "sync/subscriber.hpp"
 #include "util/executor.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <mutex>
 #include <random>
+#include <thread>
 
 namespace treecast::net {
 
@@ -179,6 +182,42 @@ int run_follower(const FollowerOptions& options, const std::atomic<bool>& stop, 
   }
   Follower follower(options, **replica, log);
   return follower.run(stop);
+}
+
+int run_followers(const std::vector<FollowerOptions>& channels, const std::atomic<bool>& stop,
+                  const LogLine& log)
+{
+  if (channels.size() == 1) {
+    return run_follower(channels[0], stop, log);
+  }
+  std::mutex mutex;
+  const LogLine locked = [&](const std::string& line) {
+    std::lock_guard lock(mutex);
+    log(line);
+  };
+  std::atomic<bool> stop_all{false};
+  std::atomic<std::size_t> running{channels.size()};
+  std::vector<int> codes(channels.size(), 0);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < channels.size(); ++i) {
+    threads.emplace_back([&, i] {
+      codes[i] = run_follower(channels[i], stop_all, locked);
+      if (codes[i] != 0) {
+        stop_all.store(true);
+      }
+      --running;
+    });
+  }
+  while (running.load() > 0) {
+    if (stop.load()) {
+      stop_all.store(true);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  return *std::max_element(codes.begin(), codes.end());
 }
 
 } // namespace treecast::net

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <string>
+#include <vector>
 
 namespace treecast::net {
 
@@ -32,5 +33,9 @@ inline constexpr int k_exit_unreachable = 9;
 
 // Runs until stop is set (or, once, until in step); the exit code.
 int run_follower(const FollowerOptions& options, const std::atomic<bool>& stop, const LogLine& log);
+// Several channels in one process, a thread each; when one stops with an
+// error, the others stop too. The largest exit code.
+int run_followers(const std::vector<FollowerOptions>& channels, const std::atomic<bool>& stop,
+                  const LogLine& log);
 
 } // namespace treecast::net

@@ -325,4 +325,69 @@ TEST_F(cli_fleet, RollbackPublishesAnEarlierTreeAsANewVersion)
   EXPECT_NE(gone.err.find("v9"), std::string::npos) << gone.err;
 }
 
+TEST_F(cli_fleet, OneConfigFileServesAndFollowsTwoChannels)
+{
+  m_master->stop();
+  const std::string certs = m_temp / "certs-source";
+  write_file(certs + "/site.pem", "certificate\n", 0600);
+  const std::string config = m_temp / "treecast.toml";
+  write_file(config, "[serve]\n"
+                     "store = \"" +
+                       m_store +
+                       "\"\n"
+                       "bind = \"" +
+                       address() +
+                       "\"\n"
+                       "exclude = [\"*~\"]\n"
+                       "[serve.channels]\n"
+                       "nginx = \"" +
+                       m_source +
+                       "\"\n"
+                       "certs = \"" +
+                       certs +
+                       "\"\n"
+                       "\n[follow]\n"
+                       "master = \"" +
+                       address() +
+                       "\"\n"
+                       "id = \"web-9\"\n"
+                       "[[follow.channel]]\n"
+                       "name = \"nginx\"\n"
+                       "dir = \"" +
+                       dir("nginx") +
+                       "\"\n"
+                       "[[follow.channel]]\n"
+                       "name = \"certs\"\n"
+                       "dir = \"" +
+                       dir("certs") +
+                       "\"\n"
+                       "check = \"test -f \\\"$TREECAST_STAGE/site.pem\\\"\"\n");
+  write_file(m_source + "/backup~", "left out\n");
+  m_master = std::make_unique<Daemon>(
+    std::vector<std::string>{TREECAST_BIN, "serve", "--config", config}, m_temp / "serve2.log");
+  ASSERT_TRUE(wait_until([&] { return fs::exists(m_store + "/control"); }))
+    << read_file(m_temp / "serve2.log");
+  Daemon both({TREECAST_BIN, "follow", "--config", config}, m_temp / "both.log");
+  ASSERT_TRUE(wait_until([&] {
+    const auto s = status();
+    return s.contains("channels") && s["channels"].size() == 2 &&
+           s["channels"][0]["followers"].size() == 1 && s["channels"][1]["followers"].size() == 1;
+  }))
+    << read_file(m_temp / "both.log");
+  for (const char* channel : {"nginx", "certs"}) {
+    const auto r =
+      run({TREECAST_BIN, "push", channel, "--store", m_store}, {}, std::chrono::seconds(60));
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+  fs::remove(m_source + "/backup~");
+  EXPECT_TRUE(wait_until([&] { return compare_trees(m_source, dir("nginx")).empty(); }))
+    << compare_trees(m_source, dir("nginx"));
+  EXPECT_TRUE(wait_until([&] { return compare_trees(certs, dir("certs")).empty(); }));
+
+  write_file(m_temp / "bad.toml", "[serve]\nstore = \"/x\"\nchanels = 3\n");
+  const auto bad = run({TREECAST_BIN, "serve", "--config", m_temp / "bad.toml"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("bad.toml:3: unknown key serve.chanels"), std::string::npos) << bad.err;
+}
+
 } // namespace

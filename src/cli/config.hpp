@@ -1,0 +1,52 @@
+#pragma once
+
+// treecast.toml (treecast.conf(5)): one file for serve and follow. Keys
+// not described there are refused, with their place in the file, so a
+// typo never goes unnoticed. Flags given on the command line win over it.
+
+#include "util/result.hpp"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace treecast::cli {
+
+struct ServeConfig
+{
+  std::optional<std::string> store;
+  std::optional<std::string> bind;
+  std::optional<bool> insecure;
+  std::optional<unsigned> jobs;
+  std::vector<std::string> exclude;
+  std::map<std::string, std::string> channels; // name -> folder
+};
+
+struct FollowChannelConfig
+{
+  std::string name;
+  std::string dir;
+  std::string state;
+  std::string check;
+  std::string exec;
+  std::string commit; // "" for follow's
+};
+
+struct FollowConfig
+{
+  std::optional<std::string> master;
+  std::optional<std::string> id;
+  std::optional<std::string> commit;
+  std::vector<FollowChannelConfig> channels;
+};
+
+struct Config
+{
+  ServeConfig serve;
+  FollowConfig follow;
+};
+
+[[nodiscard]] util::Result<Config> load_config(const std::string& path);
+
+} // namespace treecast::cli
