@@ -5,6 +5,7 @@
 
 #include "commands.hpp"
 #include "config.hpp"
+#include "core/follower.hpp"
 #include "net/follower.hpp"
 #include "net/master.hpp"
 #include "output.hpp"
@@ -410,6 +411,57 @@ int run_push(const PushArgs& a)
   return static_cast<int>(r.value("timed_out", false) ? Exit::timed_out : Exit::aborted);
 }
 
+// status --dir: a follower's own view, from its state folder, without
+// its lock (a running follow holds it).
+int run_follower_status(const std::string& dir, const std::string& state, bool json)
+{
+  auto peek = core::peek_follower(dir, state);
+  if (!peek) {
+    return fail(peek.error());
+  }
+  nlohmann::json follow;
+  if (auto bytes = util::read_file(peek->state + "/follow.status", 1 << 16)) {
+    follow = nlohmann::json::parse(std::string(bytes->begin(), bytes->end()), nullptr, false);
+  }
+  const core::Manifest& m = peek->current;
+  if (json) {
+    nlohmann::json j{{"dir", dir},
+                     {"channel", m.header.channel},
+                     {"version", m.header.number},
+                     {"version_id", m.header.number == 0 ? "" : m.id.hex()}};
+    j["staged"] = peek->prepared ? nlohmann::json{{"version", peek->prepared->to.header.number},
+                                                  {"tag", peek->prepared->tag}}
+                                 : nlohmann::json(nullptr);
+    j["follow"] = follow.is_object() ? follow : nlohmann::json(nullptr);
+    print_json(j);
+    return 0;
+  }
+  std::cout << dir << ": "
+            << (m.header.number == 0
+                  ? std::string("no version")
+                  : version_label(m.header.number, m.id) + " of " + m.header.channel)
+            << '\n';
+  if (peek->prepared) {
+    std::cout << "  staged: v" << peek->prepared->to.header.number << " for " << peek->prepared->tag
+              << ", waiting for its commit or abort\n";
+  }
+  if (follow.is_object()) {
+    const std::int64_t heard = follow.value("last_heard", std::int64_t{0});
+    std::string when = "never";
+    if (heard > 0) {
+      const std::time_t t = heard;
+      char stamp[32];
+      std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+      when = stamp;
+    }
+    std::cout << "  followed as " << follow.value("id", "") << " from "
+              << follow.value("master", "") << " (committed there: v"
+              << follow.value("master_committed", 0) << "), last heard " << when << ", "
+              << follow.value("phase", "") << '\n';
+  }
+  return 0;
+}
+
 int run_status(const StoreOptions& store, bool json)
 {
   auto reply = ask_master(store.store, {{"command", "status"}, {"channel", store.channel}},
@@ -553,10 +605,18 @@ void add_fleet_commands(CLI::App& app, Runner& selected)
   {
     auto store = std::make_shared<StoreOptions>();
     auto json = std::make_shared<bool>(false);
+    auto dir = std::make_shared<std::string>();
+    auto state = std::make_shared<std::string>();
     auto* cmd = app.add_subcommand("status", "Show the fleet: every follower and its version");
     add_store_options(*cmd, *store, false);
+    cmd->add_option("--dir", *dir, "On a follower: show this tree's version and its master");
+    cmd->add_option("--state", *state, "With --dir: the state folder (default: beside DIR)");
     cmd->add_flag("--json", *json, "Print the status as JSON");
-    cmd->callback([=, &selected] { selected = [=] { return run_status(*store, *json); }; });
+    cmd->callback([=, &selected] {
+      selected = [=] {
+        return dir->empty() ? run_status(*store, *json) : run_follower_status(*dir, *state, *json);
+      };
+    });
   }
   {
     auto store = std::make_shared<StoreOptions>();

@@ -423,4 +423,35 @@ util::Result<Manifest> Follower::undo()
   return m_current;
 }
 
+util::Result<FollowerPeek> peek_follower(const std::string& dir, const std::string& state)
+{
+  FollowerPeek p;
+  p.state = state.empty() ? default_state(trim_slashes(dir)) : trim_slashes(state);
+  if (!exists(p.state + "/.treecast-state")) {
+    return util::make_error(util::Errc::not_found, util::quote(dir) + " has no follower state (" +
+                                                     util::quote(p.state) + ")");
+  }
+  if (exists(p.state + "/current")) {
+    auto current = read_manifest_file(p.state + "/current");
+    if (!current) {
+      return current.error();
+    }
+    p.current = std::move(*current);
+  }
+  if (exists(p.state + "/prepared") && exists(p.state + "/stage.manifest")) {
+    auto marker = util::read_file(p.state + "/prepared", 4096);
+    auto to = read_manifest_file(p.state + "/stage.manifest");
+    if (marker && to) {
+      std::string text(marker->begin(), marker->end());
+      const auto space = text.find(' ');
+      if (space != std::string::npos && !text.empty() && text.back() == '\n') {
+        p.prepared = Prepared{
+          text.substr(space + 1, text.size() - space - 2),
+          text.starts_with("inplace") ? CommitMode::inplace : CommitMode::atomic, std::move(*to)};
+      }
+    }
+  }
+  return p;
+}
+
 } // namespace treecast::core

@@ -160,6 +160,18 @@ private:
   ApplyReport m_prepared_report;
 };
 
+// What a follower's state folder says, read without taking its lock (so
+// while a treecast follow holds it): the version DIR holds, a stage that
+// waits for a decision, and the folder itself. Not for changing anything.
+struct FollowerPeek
+{
+  std::string state;
+  Manifest current;                 // number 0: none recorded
+  std::optional<Prepared> prepared; // its manifest, tag and mode
+};
+[[nodiscard]] util::Result<FollowerPeek> peek_follower(const std::string& dir,
+                                                       const std::string& state);
+
 // "DIR has drifted from v7: 3 files differ: a (modified), b (added), ..."
 [[nodiscard]] std::string drift_message(const std::string& dir, const Manifest& current,
                                         const std::vector<Drift>& drift);

@@ -4,12 +4,16 @@
 #include "net/worker.hpp"
 #include "sync/subscriber.hpp"
 #include "util/executor.hpp"
+#include "util/file.hpp"
+
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cerrno>
 #include <mutex>
 #include <random>
 #include <thread>
+#include <unistd.h>
 
 namespace treecast::net {
 
@@ -68,6 +72,10 @@ public:
         worker.drain();
       }
       apply(m_sub.tick(now_ms()));
+      if (!m_options.once && now_ms() >= m_next_status) {
+        write_status();
+        m_next_status = now_ms() + 2000;
+      }
       if (m_options.once) {
         if (m_failed) {
           return 1;
@@ -114,8 +122,29 @@ private:
     }
   }
 
+  // STATE/follow.status: what treecast status --dir shows while this runs.
+  void write_status()
+  {
+    const char* phases[] = {"idle", "fetching", "staging", "voted", "finishing"};
+    nlohmann::json j{{"channel", m_options.tree.channel},
+                     {"id", m_options.id},
+                     {"master", m_options.host + ":" + std::to_string(m_options.port)},
+                     {"pid", ::getpid()},
+                     {"version", m_replica.version().number},
+                     {"master_committed", m_sub.master_committed().number},
+                     {"phase", phases[static_cast<int>(m_sub.phase())]},
+                     {"last_heard", m_last_heard}};
+    const std::string text = j.dump() + "\n";
+    (void)util::write_file_atomic(m_replica.state_dir() + "/follow.status",
+                                  {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()},
+                                  util::Durability::none);
+  }
+
   void deliver(const zmq::message_t& body)
   {
+    m_last_heard = std::chrono::duration_cast<std::chrono::seconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
     auto message = wire::decode({body.data<std::uint8_t>(), body.size()});
     if (!message) {
       m_log("dropped a malformed message: " + message.error().message);
@@ -162,6 +191,8 @@ private:
   Worker* m_worker = nullptr;
   util::ThreadPool* m_pool = nullptr;
   bool m_failed = false;
+  sync::Millis m_next_status = 0;
+  std::int64_t m_last_heard = 0; // seconds since the epoch; 0: never
 };
 
 } // namespace

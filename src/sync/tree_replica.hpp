@@ -47,6 +47,8 @@ public:
   [[nodiscard]] std::string run(const Action& action, util::Executor& executor);
   // After run(), on the loop: version() and staged() follow the tree.
   void settle();
+  // The state folder.
+  const std::string& state_dir() const { return m_follower->state(); }
   // What recovery did on open, if anything.
   const std::string& recovered() const { return m_follower->recovered(); }
   // Log lines from the last run() (a failed reload hook, ...).

@@ -154,6 +154,21 @@ TEST_F(cli_fleet, ARefusingCheckAbortsEverywhereAndSaysWhoAndWhy)
   EXPECT_EQ(good.exit_code, 0) << good.out << good.err;
   expect_same("web-1");
   expect_same("web-2");
+
+  // A follower's own view, while its follow runs.
+  EXPECT_TRUE(wait_until([&] {
+    const auto mine = run({TREECAST_BIN, "status", "--dir", dir("web-2")});
+    return mine.exit_code == 0 && mine.out.find(" of nginx\n") != std::string::npos &&
+           mine.out.find("followed as web-2 from " + address() + " (committed there: v3)") !=
+             std::string::npos;
+  }))
+    << run({TREECAST_BIN, "status", "--dir", dir("web-2")}).out;
+  const auto json = run({TREECAST_BIN, "status", "--dir", dir("web-2"), "--json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const auto j = nlohmann::json::parse(json.out);
+  EXPECT_EQ(j["version"], 3);
+  EXPECT_EQ(j["channel"], "nginx");
+  EXPECT_TRUE(j["staged"].is_null());
 }
 
 TEST_F(cli_fleet, AFollowerAwayCatchesUpAndSyncBringsANewTreeInStep)
@@ -224,6 +239,8 @@ TEST_F(cli_fleet, AFollowerKilledWhileItChecksComesBackWhole)
   const fs::path state = m_temp / ".tree-web-2.treecast";
   ASSERT_TRUE(wait_until([&] { return fs::exists(state / "prepared"); }))
     << read_file(m_temp / "web-2.log");
+  const auto staged = run({TREECAST_BIN, "status", "--dir", dir("web-2")});
+  EXPECT_NE(staged.out.find("staged: v2 for "), std::string::npos) << staged.out;
   m_followers["web-2"]->kill();
   EXPECT_EQ(pushing.wait(std::chrono::seconds(30)), 8) << read_file(m_temp / "push.log");
   EXPECT_EQ(compare_trees(m_temp / "committed", dir("web-1")), "");
