@@ -79,9 +79,19 @@ private:
 
 util::Status read_serve(const Reader& r, const toml::table& t, ServeConfig& c)
 {
-  if (auto s = r.only(t, "serve.", {"store", "bind", "insecure", "jobs", "exclude", "channels"});
+  if (auto s =
+        r.only(t, "serve.", {"store", "bind", "insecure", "jobs", "level", "exclude", "channels"});
       !s) {
     return s;
+  }
+  if (const toml::node* level = t.get("level")) {
+    if (const auto n = level->value<std::int64_t>()) {
+      c.level = std::to_string(*n);
+    } else if (const auto text = level->value<std::string>()) {
+      c.level = *text;
+    } else {
+      return r.bad(level, "serve.level must be a number or \"auto\"");
+    }
   }
   std::optional<std::int64_t> jobs;
   for (auto s : {r.get(t, "store", "serve.", c.store), r.get(t, "bind", "serve.", c.bind),

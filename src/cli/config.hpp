@@ -19,6 +19,7 @@ struct ServeConfig
   std::optional<std::string> bind;
   std::optional<bool> insecure;
   std::optional<unsigned> jobs;
+  std::optional<std::string> level; // "auto" or 1 to 19
   std::vector<std::string> exclude;
   std::map<std::string, std::string> channels; // name -> folder
 };

@@ -176,6 +176,7 @@ struct ServeArgs
   bool insecure = false;
   std::vector<std::string> excludes;
   unsigned jobs = 2;
+  std::string level = "12";
   std::set<std::string> given; // options given on the command line
 };
 
@@ -201,6 +202,9 @@ int run_serve(ServeArgs a)
     if (!a.given.contains("--jobs") && c.jobs) {
       a.jobs = *c.jobs;
     }
+    if (!a.given.contains("--level") && c.level) {
+      a.level = *c.level;
+    }
     if (!a.given.contains("--exclude")) {
       a.excludes = c.exclude;
     }
@@ -217,6 +221,18 @@ int run_serve(ServeArgs a)
   }
   o.store = a.store;
   o.jobs = a.jobs;
+  if (a.level == "auto") {
+    o.level = 0;
+  } else {
+    try {
+      o.level = std::stoi(a.level);
+    } catch (const std::exception&) {
+      o.level = -1;
+    }
+    if (o.level < 1 || o.level > 19 || std::to_string(o.level) != a.level) {
+      return fail(util::make_error(util::Errc::usage, "--level: auto, or 1 to 19"));
+    }
+  }
   for (const std::string& spec : a.channels) {
     const auto eq = spec.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
@@ -549,6 +565,8 @@ void add_fleet_commands(CLI::App& app, Runner& selected)
                    "snapshot)")
       ->type_name("PATTERN");
     cmd->add_option("-j,--jobs", a->jobs, "Threads for snapshots and deltas (default 2)");
+    cmd->add_option("--level", a->level,
+                    "zstd level of the deltas: 1 to 19, or auto as for delta (default 12)");
     cmd->callback([a, cmd, &selected] {
       a->given = given(*cmd);
       selected = [a] { return run_serve(*a); };

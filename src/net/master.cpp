@@ -442,7 +442,9 @@ int run_master(const MasterOptions& options, const std::atomic<bool>& stop, cons
     names.push_back(name);
     (void)::mkdir(store->channel_dir(name).c_str(), 0755);
   }
-  auto source = sync::StoreSource::open(*store, names);
+  core::DeltaOptions delta_options;
+  delta_options.level = options.level;
+  auto source = sync::StoreSource::open(*store, names, delta_options);
   if (!source) {
     log(source.error().message);
     return 1;
