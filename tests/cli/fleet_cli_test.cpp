@@ -6,9 +6,11 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tree.hpp"
+#include "wire/codec.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <zmq.hpp>
 
 #include <filesystem>
 #include <memory>
@@ -405,6 +407,60 @@ TEST_F(cli_fleet, OneConfigFileServesAndFollowsTwoChannels)
   const auto bad = run({TREECAST_BIN, "serve", "--config", m_temp / "bad.toml"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("bad.toml:3: unknown key serve.chanels"), std::string::npos) << bad.err;
+}
+
+TEST_F(cli_fleet, AFollowerKilledInItsReloadHookIsAtTheNewVersionWhenBack)
+{
+  const std::string hook = "test ! -f " + std::string(m_temp / "slow") + " || sleep 5";
+  follow("web-1", {"--exec", hook});
+  ASSERT_TRUE(wait_until([&] { return alive(1); }));
+  ASSERT_EQ(push().exit_code, 0);
+  write_file(m_temp / "slow", "");
+  write_file(m_source + "/nginx.conf", "worker_processes 2;\n");
+  Daemon pushing({TREECAST_BIN, "push", "nginx", "--store", m_store, "--timeout", "20s"},
+                 m_temp / "push.log");
+  // Committed, reloading: killed before it could ack.
+  ASSERT_TRUE(wait_until([&] { return compare_trees(m_source, dir("web-1")).empty(); }));
+  m_followers["web-1"]->kill();
+  fs::remove(m_temp / "slow");
+  follow("web-1", {"--exec", hook});
+  // Back, its hello says it holds the version: the push ends committed.
+  EXPECT_EQ(pushing.wait(std::chrono::seconds(60)), 0) << read_file(m_temp / "push.log");
+  EXPECT_NE(read_file(m_temp / "push.log").find("web-1  v1  vote yes  committed"),
+            std::string::npos)
+    << read_file(m_temp / "push.log");
+  expect_same("web-1");
+  EXPECT_TRUE(no_stage(dir("web-1")));
+}
+
+TEST_F(cli_fleet, AScriptAsksTheRouterWithAPlainReqSocket)
+{
+  zmq::context_t context;
+  zmq::socket_t req(context, zmq::socket_type::req);
+  req.set(zmq::sockopt::linger, 0);
+  req.set(zmq::sockopt::rcvtimeo, 10000);
+  req.connect("tcp://127.0.0.1:" + std::to_string(m_port + 1));
+  auto ask = [&](const std::vector<std::uint8_t>& bytes) {
+    (void)req.send(zmq::buffer(bytes), zmq::send_flags::none);
+    zmq::message_t reply;
+    EXPECT_TRUE(req.recv(reply)) << "no reply";
+    auto m = treecast::wire::decode({reply.data<std::uint8_t>(), reply.size()});
+    EXPECT_TRUE(m) << m.error().message;
+    return m ? *m : treecast::wire::Message{};
+  };
+  // STATUS for every channel: "TC" 01 14 00.
+  const auto status = ask({0x54, 0x43, 0x01, 0x14, 0x00});
+  ASSERT_TRUE(std::holds_alternative<treecast::wire::StatusReply>(status));
+  const auto json = nlohmann::json::parse(std::get<treecast::wire::StatusReply>(status).json);
+  EXPECT_EQ(json["channels"][0]["channel"], "nginx");
+  // Garbage gets ERROR malformed, and the master goes on.
+  const auto error = ask({'h', 'e', 'l', 'l', 'o'});
+  ASSERT_TRUE(std::holds_alternative<treecast::wire::Error>(error));
+  EXPECT_EQ(std::get<treecast::wire::Error>(error).code, treecast::wire::ErrorCode::malformed);
+  EXPECT_EQ(std::get<treecast::wire::Error>(error).message,
+            "not a treecast message (no signature)");
+  EXPECT_TRUE(std::holds_alternative<treecast::wire::StatusReply>(
+    ask(treecast::wire::encode(treecast::wire::Status{"nginx"}))));
 }
 
 } // namespace
