@@ -75,8 +75,9 @@ protected:
     return dir;
   }
 
-  static util::Status apply(const std::string& dir, const std::string& delta,
-                            core::CommitMode mode = core::CommitMode::atomic)
+  // Opens delta and DIR's follower, then runs work on them.
+  template <typename Work>
+  static util::Status with_delta(const std::string& dir, const std::string& delta, Work work)
   {
     util::Fd fd(::open(delta.c_str(), O_RDONLY | O_CLOEXEC));
     auto source = core::file_source(fd);
@@ -90,28 +91,25 @@ protected:
       return f.error();
     }
     util::SerialExecutor serial;
-    auto r = f->apply(reader, *header, core::Owners::keep, mode, serial);
+    auto r = work(*f, reader, *header, serial);
     return r ? util::Status{} : util::Status(r.error());
+  }
+
+  static util::Status apply(const std::string& dir, const std::string& delta,
+                            core::CommitMode mode = core::CommitMode::atomic)
+  {
+    return with_delta(dir, delta, [&](auto& f, auto& reader, auto& header, auto& serial) {
+      return f.apply(reader, header, core::Owners::keep, mode, serial);
+    });
   }
 
   // The first half of an apply, for a transaction tagged tag.
   static util::Status prepare(const std::string& dir, const std::string& delta,
                               core::CommitMode mode, const std::string& tag)
   {
-    util::Fd fd(::open(delta.c_str(), O_RDONLY | O_CLOEXEC));
-    auto source = core::file_source(fd);
-    core::DeltaReader reader(std::move(*source), delta);
-    auto header = reader.read_header();
-    if (!header) {
-      return header.error();
-    }
-    auto f = core::Follower::open(dir, "", core::Create::yes);
-    if (!f) {
-      return f.error();
-    }
-    util::SerialExecutor serial;
-    auto r = f->prepare(reader, *header, core::Owners::keep, mode, serial, tag);
-    return r ? util::Status{} : util::Status(r.error());
+    return with_delta(dir, delta, [&](auto& f, auto& reader, auto& header, auto& serial) {
+      return f.prepare(reader, header, core::Owners::keep, mode, serial, tag);
+    });
   }
 
   static util::Status commit_prepared(const std::string& dir)

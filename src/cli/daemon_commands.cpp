@@ -1,0 +1,281 @@
+// serve, follow and sync: the daemons, and the one-shot follower
+// (treecast(1); treecast.toml(5)). They run src/net's loops; flags win
+// over the config file.
+
+#include "commands.hpp"
+#include "config.hpp"
+#include "fleet_common.hpp"
+#include "net/follower.hpp"
+#include "net/master.hpp"
+#include "output.hpp"
+#include "util/file.hpp"
+
+#include <iostream>
+#include <set>
+#include <unistd.h>
+
+namespace treecast::cli {
+
+namespace {
+
+struct ServeArgs
+{
+  std::string config;
+  std::string store;
+  std::vector<std::string> channels;
+  std::string bind = "127.0.0.1:7400";
+  bool insecure = false;
+  std::vector<std::string> excludes;
+  unsigned jobs = 2;
+  std::string level = "12";
+  std::set<std::string> given; // options given on the command line
+};
+
+int run_serve(ServeArgs a)
+{
+  net::MasterOptions o;
+  // The config file's values, where no flag says otherwise.
+  if (!a.config.empty()) {
+    auto config = load_config(a.config);
+    if (!config) {
+      return fail(config.error());
+    }
+    const ServeConfig& c = config->serve;
+    if (!a.given.contains("--store") && c.store) {
+      a.store = *c.store;
+    }
+    if (!a.given.contains("--bind") && c.bind) {
+      a.bind = *c.bind;
+    }
+    if (!a.given.contains("--insecure") && c.insecure) {
+      a.insecure = *c.insecure;
+    }
+    if (!a.given.contains("--jobs") && c.jobs) {
+      a.jobs = *c.jobs;
+    }
+    if (!a.given.contains("--level") && c.level) {
+      a.level = *c.level;
+    }
+    if (!a.given.contains("--exclude")) {
+      a.excludes = c.exclude;
+    }
+    if (!a.given.contains("--channel")) {
+      for (const auto& [name, dir] : c.channels) {
+        a.channels.push_back(name + "=" + dir);
+      }
+    }
+  }
+  if (a.channels.empty()) {
+    return fail(util::make_error(
+      util::Errc::usage, "no channel to serve: give --channel NAME=DIR, or [serve.channels] "
+                         "in the --config file"));
+  }
+  o.store = a.store;
+  o.jobs = a.jobs;
+  if (a.level == "auto") {
+    o.level = 0;
+  } else {
+    try {
+      o.level = std::stoi(a.level);
+    } catch (const std::exception&) {
+      o.level = -1;
+    }
+    if (o.level < 1 || o.level > 19 || std::to_string(o.level) != a.level) {
+      return fail(util::make_error(util::Errc::usage, "--level: auto, or 1 to 19"));
+    }
+  }
+  for (const std::string& spec : a.channels) {
+    const auto eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
+      return fail(
+        util::make_error(util::Errc::usage, "--channel " + util::quote(spec) + ": use NAME=DIR"));
+    }
+    o.channels[spec.substr(0, eq)] = spec.substr(eq + 1);
+    o.excludes[spec.substr(0, eq)] = a.excludes;
+  }
+  auto address = parse_address(a.bind);
+  if (!address) {
+    return fail(address.error());
+  }
+  std::tie(o.host, o.port) = *address;
+  if (!loopback(o.host) && !a.insecure) {
+    return fail(util::make_error(util::Errc::usage,
+                                 "serving on " + o.host +
+                                   " would let anyone who reaches it take the fleet's trees: use a "
+                                   "loopback address, or --insecure to accept that"));
+  }
+  if (!loopback(o.host)) {
+    log_line("warning: serving without authentication or encryption on " + o.host +
+             " (--insecure)");
+  }
+  catch_signals();
+  return net::run_master(o, g_stop, log_line);
+}
+
+struct FollowArgs
+{
+  std::string config;
+  std::string master = "127.0.0.1:7400";
+  std::string channel;
+  std::string dir;
+  std::string id;
+  std::string state;
+  std::string check;
+  std::string exec;
+  std::string commit = "atomic";
+  std::string timeout = "60s";
+  std::set<std::string> given; // options given on the command line
+};
+
+int run_follow(FollowArgs a, bool once)
+{
+  // One channel from the flags, or every [[follow.channel]] of the config.
+  std::vector<FollowChannelConfig> channels;
+  if (!a.config.empty()) {
+    auto config = load_config(a.config);
+    if (!config) {
+      return fail(config.error());
+    }
+    const FollowConfig& c = config->follow;
+    if (!a.given.contains("--master") && c.master) {
+      a.master = *c.master;
+    }
+    if (!a.given.contains("--id") && c.id) {
+      a.id = *c.id;
+    }
+    if (!a.given.contains("--commit") && c.commit) {
+      a.commit = *c.commit;
+    }
+    if (a.channel.empty()) {
+      channels = c.channels;
+    }
+  }
+  if (!a.channel.empty()) {
+    if (a.dir.empty()) {
+      return fail(util::make_error(util::Errc::usage, "--channel needs --dir"));
+    }
+    channels = {{a.channel, a.dir, a.state, a.check, a.exec, ""}};
+  }
+  if (channels.empty()) {
+    return fail(util::make_error(util::Errc::usage,
+                                 "no channel to follow: give --channel and --dir, or "
+                                 "[[follow.channel]] in the --config file"));
+  }
+  if (once && channels.size() > 1) {
+    return fail(util::make_error(util::Errc::usage, "sync takes one channel: give --channel"));
+  }
+  auto address = parse_address(a.master);
+  if (!address) {
+    return fail(address.error());
+  }
+  auto deadline = parse_duration(a.timeout);
+  if (!deadline) {
+    return fail(deadline.error());
+  }
+  std::vector<net::FollowerOptions> all;
+  for (const FollowChannelConfig& ch : channels) {
+    if (auto s = core::validate_channel(ch.name); !s) {
+      return fail(s.error());
+    }
+    const std::string commit = ch.commit.empty() ? a.commit : ch.commit;
+    if (commit != "atomic" && commit != "inplace") {
+      return fail(util::make_error(util::Errc::usage,
+                                   "commit must be atomic or inplace, not " + util::quote(commit)));
+    }
+    net::FollowerOptions o;
+    std::tie(o.host, o.port) = *address;
+    o.id = a.id.empty() ? hostname() : a.id;
+    o.tree.channel = ch.name;
+    o.tree.dir = ch.dir;
+    o.tree.state = ch.state;
+    o.tree.check = ch.check;
+    o.tree.exec = ch.exec;
+    o.tree.mode = commit == "inplace" ? core::CommitMode::inplace : core::CommitMode::atomic;
+    o.tree.owners = ::geteuid() == 0 ? core::Owners::restore : core::Owners::keep;
+    o.once = once;
+    o.deadline = *deadline;
+    all.push_back(std::move(o));
+  }
+  catch_signals();
+  return net::run_followers(
+    all, g_stop,
+    once ? net::LogLine([](const std::string& l) { std::cerr << "treecast: " << l << '\n'; })
+         : net::LogLine(log_line));
+}
+
+// The long options given on the command line, by name.
+void add_follow_options(CLI::App& cmd, FollowArgs& a)
+{
+  cmd.add_option("--master", a.master, "The master, HOST[:PORT] (default 127.0.0.1:7400)");
+  cmd
+    .add_option("--config", a.config,
+                "A treecast.toml: its [follow] values and channels, where no flag says otherwise")
+    ->type_name("FILE");
+  cmd.add_option("--channel", a.channel, "The channel to follow (else the config's channels)");
+  cmd.add_option("--dir", a.dir, "The tree to keep at the channel's version");
+  cmd.add_option("--id", a.id, "This follower's name (default: the host name)");
+  cmd.add_option("--state", a.state, "The state folder (default: .DIR.treecast beside DIR)");
+  cmd.add_option("--check", a.check,
+                 "A shell command run against the staged tree before voting; non-zero refuses "
+                 "(TREECAST_STAGE, TREECAST_VERSION, TREECAST_CHANNEL, TREECAST_DIR)");
+  cmd.add_option("--commit", a.commit, "atomic (one swap) or inplace (file by file)")
+    ->check(CLI::IsMember({"atomic", "inplace"}));
+}
+
+} // namespace
+
+void add_daemon_commands(CLI::App& app, Runner& selected)
+{
+  {
+    auto a = std::make_shared<ServeArgs>();
+    auto* cmd = app.add_subcommand("serve", "Run the master: publish channels to followers");
+    const char* env = std::getenv("TREECAST_STORE");
+    a->store = env != nullptr && *env != '\0' ? env : "/var/lib/treecast";
+    cmd
+      ->add_option("--config", a->config,
+                   "A treecast.toml: its [serve] values, where no flag says otherwise")
+      ->type_name("FILE");
+    cmd->add_option("--store", a->store, "The store folder")->type_name("PATH");
+    cmd->add_option("--channel", a->channels, "A channel and the folder it publishes, NAME=DIR")
+      ->type_name("NAME=DIR");
+    cmd->add_option("--bind", a->bind,
+                    "ADDR[:PORT]: PUB on PORT, ROUTER on PORT+1 (default 127.0.0.1:7400)");
+    cmd->add_flag("--insecure", a->insecure, "Allow an address other than loopback, unencrypted");
+    cmd
+      ->add_option("--exclude", a->excludes,
+                   "Leave out paths matching this glob in every snapshot (repeatable; as for "
+                   "snapshot)")
+      ->type_name("PATTERN");
+    cmd->add_option("-j,--jobs", a->jobs, "Threads for snapshots and deltas (default 2)");
+    cmd->add_option("--level", a->level,
+                    "zstd level of the deltas: 1 to 19, or auto as for delta (default 12)");
+    cmd->callback([a, cmd, &selected] {
+      a->given = given(*cmd);
+      selected = [a] { return run_serve(*a); };
+    });
+  }
+  {
+    auto a = std::make_shared<FollowArgs>();
+    auto* cmd = app.add_subcommand("follow", "Run a follower: keep DIR at the channel's version");
+    add_follow_options(*cmd, *a);
+    cmd->add_option("--exec", a->exec, "A shell command run after each commit (a reload)");
+    cmd->callback([a, cmd, &selected] {
+      a->given = given(*cmd);
+      selected = [a] { return run_follow(*a, false); };
+    });
+  }
+  {
+    auto a = std::make_shared<FollowArgs>();
+    auto* cmd =
+      app.add_subcommand("sync", "Bring DIR to the master's committed version, then exit");
+    add_follow_options(*cmd, *a);
+    cmd->add_option("--exec", a->exec, "A shell command run after the commit");
+    cmd->add_option("--timeout", a->timeout, "Give up after this long (default 60s)");
+    cmd->callback([a, cmd, &selected] {
+      a->given = given(*cmd);
+      selected = [a] { return run_follow(*a, true); };
+    });
+  }
+}
+
+} // namespace treecast::cli
