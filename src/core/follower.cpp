@@ -205,6 +205,16 @@ util::Status Follower::recover()
         return s;
       }
       m_recovered = "finished an interrupted commit";
+    } else if (exists(path("prepared")) && exists(path("stage.manifest"))) {
+      // A transaction's stage whose commit stopped before the swap: it was
+      // decided, so it is kept for the commit to be done again.
+      if (auto s = remove_if_present(journal); !s) {
+        return s;
+      }
+      if (auto s = util::fsync_dir(m_state); !s) {
+        return s;
+      }
+      return recover();
     } else {
       if (auto s = discard_stage(); !s) {
         return s;

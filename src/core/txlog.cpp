@@ -97,6 +97,9 @@ util::Status TxnLog::append(const TxnEvent& e)
   char line[160];
   const int n = std::snprintf(line, sizeof line, "%s %" PRIu64 " %" PRIu64 " %" PRIu64 " %s\n",
                               kind_name(e.kind), e.epoch, e.txn, e.number, e.id.hex().c_str());
+  struct stat before
+  {};
+  const bool created = ::stat(m_path.c_str(), &before) != 0;
   util::Fd fd(::open(m_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
   if (!fd) {
     return util::io_error(m_path, "cannot open", errno);
@@ -113,6 +116,12 @@ util::Status TxnLog::append(const TxnEvent& e)
   }
   if (::fdatasync(fd.get()) != 0) {
     return util::io_error(m_path, "cannot flush", errno);
+  }
+  if (created) {
+    // The file's entry in its folder, too: or the first event could vanish.
+    if (auto s = util::fsync_dir(m_path.substr(0, m_path.rfind('/'))); !s) {
+      return s;
+    }
   }
   m_events.push_back(e);
   m_whole += static_cast<std::uint64_t>(n);

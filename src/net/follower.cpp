@@ -51,10 +51,11 @@ public:
       return k_exit_unreachable;
     }
     m_dealer = &dealer;
-    Worker worker(context);
-    m_worker = &worker;
+    // The pool outlives the worker, whose jobs use it.
     util::ThreadPool pool(2);
     m_pool = &pool;
+    Worker worker(context);
+    m_worker = &worker;
     if (!m_replica.recovered().empty()) {
       m_log(m_options.tree.dir + ": " + m_replica.recovered());
     }

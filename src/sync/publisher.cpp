@@ -166,7 +166,8 @@ util::Result<Outputs> Publisher::begin(const PushRequest& push, Millis now)
                                                     std::to_string(push.min_followers) +
                                                     " needed (--min-followers)");
   }
-  if (const auto size = m_source.delta_size(c->name, prior, push.version)) {
+  const auto size = m_source.delta_size(c->name, prior, push.version);
+  if (size) {
     t.delta_bytes = *size;
     if (*size <= wire::k_max_inline_delta) {
       auto bytes = m_source.read_delta(c->name, prior, push.version, 0, *size);
@@ -174,12 +175,13 @@ util::Result<Outputs> Publisher::begin(const PushRequest& push, Millis now)
         t.inline_delta = std::move(*bytes);
       }
     }
-  } else if (c->making.insert({prior.number, push.version.number}).second) {
-    out.make.push_back({c->name, prior, push.version});
   }
   t.ref = {m_source.epoch(), c->last_txn + 1};
   if (auto s = m_source.log_begin(c->name, t.ref, push.version); !s) {
     return s.error();
+  }
+  if (!size && c->making.insert({prior.number, push.version.number}).second) {
+    out.make.push_back({c->name, prior, push.version});
   }
   c->last_txn = t.ref.number;
   t.deadline = now + push.timeout;

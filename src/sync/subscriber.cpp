@@ -93,7 +93,12 @@ FollowerOutputs Subscriber::receive(const wire::Message& message, Millis now)
       m_work->retry_at = now + std::max<Millis>(wait->retry_ms, 10);
     }
   } else if (const auto* e = std::get_if<wire::Error>(&message)) {
-    if (m_phase == Phase::fetching && e->code != wire::ErrorCode::stale) {
+    // Replies carry no request id: only the errors a FETCH gets, while
+    // FETCHes are in flight, stop the fetch.
+    const bool fetch_error = e->code == wire::ErrorCode::unknown_version ||
+                             e->code == wire::ErrorCode::unknown_channel ||
+                             e->code == wire::ErrorCode::internal;
+    if (m_phase == Phase::fetching && fetch_error && !m_work->asked.empty()) {
       give_up("cannot fetch the delta " + shown(m_work->from) + " -> " + shown(m_work->to) + ": " +
                 e->message,
               now, out);
@@ -385,13 +390,27 @@ void Subscriber::on_heartbeat(std::uint64_t epoch, const wire::VersionRef& commi
   if (last.txn.number != 0) {
     on_decision(last.txn, last.outcome, last.version, now, out);
   }
-  if (m_phase == Phase::voted && m_voted && pending != *m_voted && last.txn != *m_voted &&
-      last.txn.number > m_voted->number) {
-    // The transaction this stage waits for is over, and another decided
-    // since: the master's committed version says what DIR must hold.
-    finish(committed == m_staged_version() ? Action::Kind::commit : Action::Kind::abort,
-           Action{Action::Kind::stage, *m_voted, m_replica.version(), m_staged_version()}, out);
-    return;
+  // Over: a transaction that is not pending and that another, later one
+  // (or one of another epoch: a new log) has followed.
+  auto over = [&](const wire::TxnRef& t) {
+    return pending != t && last.txn != t && last.txn.number != 0 &&
+           (last.txn.epoch != t.epoch || last.txn.number > t.number);
+  };
+  if (m_phase == Phase::voted && m_voted && over(*m_voted)) {
+    // The decision this stage waits for went by unheard: the master's
+    // committed version says what DIR must hold.
+    if (m_voted_nothing) {
+      m_voted.reset();
+      m_voted_nothing = false;
+      m_phase = Phase::idle;
+    } else {
+      finish(committed == m_staged_version() ? Action::Kind::commit : Action::Kind::abort,
+             Action{Action::Kind::stage, *m_voted, m_replica.version(), m_staged_version()}, out);
+      return;
+    }
+  }
+  if (m_refused && over(*m_refused)) {
+    m_refused.reset(); // nothing staged: only the wait ends
   }
   if (m_phase != Phase::idle || m_voted || m_refused) {
     return;

@@ -70,8 +70,21 @@ Result<HookResult> run_hook(const std::string& command,
     const std::size_t room = max_err - std::min(max_err, result.err.size());
     result.err.append(buffer, std::min(room, static_cast<std::size_t>(got)));
   }
+  // Standard error is closed; the hook may still run (it may have closed
+  // it itself): the deadline and cancel still hold.
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  for (;;) {
+    const pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid || (done < 0 && errno != EINTR)) {
+      break;
+    }
+    if (!result.timed_out &&
+        (std::chrono::steady_clock::now() >= deadline || (cancel != nullptr && cancel->load()))) {
+      result.timed_out = true;
+      ::kill(-pid, SIGKILL);
+      ::kill(pid, SIGKILL);
+    }
+    ::poll(nullptr, 0, 20);
   }
   if (!result.timed_out && WIFEXITED(status)) {
     result.exit_code = WEXITSTATUS(status);

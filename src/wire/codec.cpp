@@ -25,7 +25,16 @@ public:
   }
   void hash(const char*, const util::Hash128& v) { m_w.bytes(v.bytes); }
   void name(const char*, const std::string& v) { m_w.str(v); }
-  void text(const char*, const std::string& v, std::size_t) { m_w.str(v); }
+  // Longer text than its bound is cut (at a character boundary when the
+  // text is UTF-8), so that every message encoded decodes.
+  void text(const char*, const std::string& v, std::size_t max)
+  {
+    std::size_t n = std::min(v.size(), max);
+    while (n < v.size() && n > 0 && (static_cast<unsigned char>(v[n]) & 0xC0) == 0x80) {
+      --n;
+    }
+    m_w.str(std::string_view(v).substr(0, n));
+  }
   void blob(const char*, const std::vector<std::uint8_t>& v, std::size_t)
   {
     m_w.varint(v.size());

@@ -334,4 +334,39 @@ TEST_F(SubscriberTest, AFetchThatCannotCompleteRefusesTheTransaction)
   EXPECT_EQ(sent<wire::Vote>(full)->reason, "No space left on device");
 }
 
+TEST_F(SubscriberTest, ARefusalWhoseDecisionWentByUnheardDoesNotHoldItForever)
+{
+  (void)m_sub.done(receive_delta(1), "check failed", m_now);
+  // Cut off: the abort of 1 is never heard; transaction 2 commits v6 since.
+  const FollowerOutputs beat =
+    m_sub.receive(wire::Heartbeat{"nginx", 77, v(6), {}, {{77, 2}, Outcome::commit, v(6)}}, m_now);
+  const auto* f = sent<wire::Fetch>(beat);
+  ASSERT_NE(f, nullptr) << "it catches up instead of waiting";
+  EXPECT_EQ(f->to, v(6));
+}
+
+TEST_F(SubscriberTest, AStageOfAnotherEpochFollowsTheCommittedVersion)
+{
+  m_replica.m_staged = Staged{{77, 20}, v(5)};
+  Subscriber restarted(m_replica, {"web-1", "nginx", 2000, 10000, 2, k_chunk});
+  (void)restarted.start(m_now);
+  const FollowerOutputs out = restarted.receive(
+    wire::Heartbeat{"nginx", 78, v(4), {}, {{78, 1}, Outcome::commit, v(4)}}, m_now);
+  ASSERT_EQ(out.actions.size(), 1U);
+  EXPECT_EQ(out.actions[0].kind, Action::Kind::abort);
+}
+
+TEST_F(SubscriberTest, AnErrorForNoFetchInFlightStopsNothing)
+{
+  (void)m_sub.receive(prepare(1), m_now);
+  (void)m_sub.receive(wire::Wait{100}, m_now); // nothing in flight now
+  const FollowerOutputs out =
+    m_sub.receive(wire::Error{wire::ErrorCode::internal, "a late answer to something else"}, m_now);
+  EXPECT_EQ(sent<wire::Vote>(out), nullptr);
+  EXPECT_EQ(m_sub.phase(), Subscriber::Phase::fetching);
+  EXPECT_EQ(sent<wire::Vote>(m_sub.receive(
+              wire::Error{wire::ErrorCode::malformed, "VOTE: reason too long"}, m_now)),
+            nullptr);
+}
+
 } // namespace

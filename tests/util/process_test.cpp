@@ -35,6 +35,17 @@ TEST(Hook, ItsWordsAreBoundedAndALateHookIsKilled)
   EXPECT_TRUE(late->timed_out);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
   EXPECT_EQ(util::hook_failure("the check", *late), "the check did not finish in time");
+  // One that closes its standard error and goes on is still held to it.
+  const auto start2 = std::chrono::steady_clock::now();
+  auto quiet = util::run_hook("exec 2>/dev/null; sleep 30", {}, 300ms);
+  ASSERT_TRUE(quiet);
+  EXPECT_TRUE(quiet->timed_out);
+  EXPECT_LT(std::chrono::steady_clock::now() - start2, 10s);
+  // And a stop cancels it.
+  std::atomic<bool> stop{true};
+  auto cancelled = util::run_hook("sleep 30", {}, 30s, 4096, &stop);
+  ASSERT_TRUE(cancelled);
+  EXPECT_TRUE(cancelled->timed_out);
 }
 
 } // namespace

@@ -154,6 +154,20 @@ TEST(WireCodec, FieldsOutOfTheirRangeAreRefusedByName)
   EXPECT_EQ(refusal(outcome), "DECISION without an outcome");
 }
 
+TEST(WireCodec, TextBeyondItsBoundIsCutSoTheMessageStillDecodes)
+{
+  // 5000 bytes of two-byte characters: cut to 4096 at a character boundary.
+  std::string reason;
+  for (int i = 0; i < 2500; ++i) {
+    reason += "\xc3\xa9";
+  }
+  auto back = decode(encode(Vote{"web-3", "nginx", {1, 1}, false, reason}));
+  ASSERT_TRUE(back) << back.error().message;
+  const std::string& cut = std::get<Vote>(*back).reason;
+  EXPECT_EQ(cut.size(), 4096U);
+  EXPECT_EQ(cut, reason.substr(0, 4096));
+}
+
 TEST(WireCodec, ACountBeyondTheBytesPresentAllocatesNothing)
 {
   // A PREPARE whose chain claims 60 versions and holds none.
