@@ -109,7 +109,8 @@ int run_serve(ServeArgs a)
              " (--insecure)");
   }
   catch_signals();
-  return net::run_master(o, g_stop, log_line);
+  auto s = net::run_master(o, g_stop, log_line);
+  return s ? 0 : fail(s.error());
 }
 
 struct FollowArgs
@@ -197,10 +198,11 @@ int run_follow(FollowArgs a, bool once)
     all.push_back(std::move(o));
   }
   catch_signals();
-  return net::run_followers(
+  auto r = net::run_followers(
     all, g_stop,
     once ? net::LogLine([](const std::string& l) { std::cerr << "treecast: " << l << '\n'; })
          : net::LogLine(log_line));
+  return r ? *r : fail(r.error());
 }
 
 // The long options given on the command line, by name.

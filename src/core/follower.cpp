@@ -74,7 +74,7 @@ util::Status remove_if_present(const std::string& path)
 } // namespace
 
 util::Result<Follower> Follower::open(const std::string& dir, const std::string& state,
-                                      Create create)
+                                      Create create, bool wait)
 {
   Follower f;
   f.m_dir = trim_slashes(dir);
@@ -111,7 +111,12 @@ util::Result<Follower> Follower::open(const std::string& dir, const std::string&
   if (!f.m_lock) {
     return util::io_error(lock, "cannot open", errno);
   }
-  while (::flock(f.m_lock.get(), LOCK_EX) != 0) {
+  while (::flock(f.m_lock.get(), wait ? LOCK_EX : LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK && !wait) {
+      return util::make_error(util::Errc::conflict, "another treecast works on " +
+                                                      util::quote(f.m_dir) +
+                                                      " (a treecast follow keeping it?)");
+    }
     if (errno != EINTR) {
       return util::io_error(lock, "cannot lock", errno);
     }

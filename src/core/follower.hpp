@@ -76,11 +76,12 @@ class Follower
 {
 public:
   // Opens DIR's state (state: the folder, or "" for the default beside DIR)
-  // and locks it; waits for another treecast on DIR. Create::no: a missing
+  // and locks it; waits for another treecast on DIR (wait false: a conflict
+  // error at once instead, for daemons). Create::no: a missing
   // state is an Errc::not_found error. Interrupted work is finished or
   // discarded first (recovered()).
   [[nodiscard]] static util::Result<Follower> open(const std::string& dir, const std::string& state,
-                                                   Create create);
+                                                   Create create, bool wait = true);
 
   const std::string& dir() const { return m_dir; }
   const std::string& state() const { return m_state; }

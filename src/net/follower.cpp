@@ -79,7 +79,7 @@ public:
       }
       if (m_options.once) {
         if (m_failed) {
-          return 1;
+          return k_exit_not_in_step;
         }
         if (m_sub.heard() && m_sub.settled() && worker.idle() &&
             m_replica.version() == m_sub.master_committed()) {
@@ -89,11 +89,11 @@ public:
           m_log(m_sub.heard()
                   ? "not in step with the master before the deadline"
                   : "no answer from the master at " + tcp(m_options.host, m_options.port + 1));
-          return m_sub.heard() ? 1 : k_exit_unreachable;
+          return m_sub.heard() ? k_exit_not_in_step : k_exit_unreachable;
         }
       }
     }
-    return 0;
+    return m_options.once ? k_exit_interrupted : 0;
   }
 
 private:
@@ -198,26 +198,27 @@ private:
 
 } // namespace
 
-int run_follower(const FollowerOptions& options, const std::atomic<bool>& stop, const LogLine& log)
+util::Result<int> run_follower(const FollowerOptions& options, const std::atomic<bool>& stop,
+                               const LogLine& log)
 {
   if (!wire::valid_name(options.id)) {
-    log("invalid follower id " + util::quote(options.id) +
-        ": use 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit");
-    return 2;
+    return util::make_error(util::Errc::usage,
+                            "invalid follower id " + util::quote(options.id) +
+                              ": use 1 to 128 letters, digits, '.', '_' or '-', starting with a "
+                              "letter or digit");
   }
   sync::TreeReplicaOptions tree = options.tree;
   tree.cancel = &stop;
   auto replica = sync::TreeReplica::open(tree);
   if (!replica) {
-    log(replica.error().message);
-    return 1;
+    return replica.error();
   }
   Follower follower(options, **replica, log);
   return follower.run(stop);
 }
 
-int run_followers(const std::vector<FollowerOptions>& channels, const std::atomic<bool>& stop,
-                  const LogLine& log)
+util::Result<int> run_followers(const std::vector<FollowerOptions>& channels,
+                                const std::atomic<bool>& stop, const LogLine& log)
 {
   if (channels.size() == 1) {
     return run_follower(channels[0], stop, log);
@@ -229,12 +230,12 @@ int run_followers(const std::vector<FollowerOptions>& channels, const std::atomi
   };
   std::atomic<bool> stop_all{false};
   std::atomic<std::size_t> running{channels.size()};
-  std::vector<int> codes(channels.size(), 0);
+  std::vector<util::Result<int>> codes(channels.size(), 0);
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < channels.size(); ++i) {
     threads.emplace_back([&, i] {
       codes[i] = run_follower(channels[i], stop_all, locked);
-      if (codes[i] != 0) {
+      if (!codes[i] || *codes[i] != 0) {
         stop_all.store(true);
       }
       --running;
@@ -249,7 +250,14 @@ int run_followers(const std::vector<FollowerOptions>& channels, const std::atomi
   for (std::thread& t : threads) {
     t.join();
   }
-  return *std::max_element(codes.begin(), codes.end());
+  int worst = 0;
+  for (const auto& c : codes) {
+    if (!c) {
+      return c.error();
+    }
+    worst = std::max(worst, *c);
+  }
+  return worst;
 }
 
 } // namespace treecast::net

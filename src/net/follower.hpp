@@ -29,13 +29,17 @@ struct FollowerOptions
 };
 
 // Exit codes of the one-shot form (treecast(1), EXIT STATUS).
-inline constexpr int k_exit_unreachable = 9;
+inline constexpr int k_exit_not_in_step = 6;   // the delta could not be applied
+inline constexpr int k_exit_unreachable = 9;   // no answer from the master
+inline constexpr int k_exit_interrupted = 130; // stopped by a signal
 
-// Runs until stop is set (or, once, until in step); the exit code.
-int run_follower(const FollowerOptions& options, const std::atomic<bool>& stop, const LogLine& log);
+// Runs until stop is set (or, once, until in step); the exit code. An
+// error: it could not start (the follower's id, its tree).
+[[nodiscard]] util::Result<int> run_follower(const FollowerOptions& options,
+                                             const std::atomic<bool>& stop, const LogLine& log);
 // Several channels in one process, a thread each; when one stops with an
-// error, the others stop too. The largest exit code.
-int run_followers(const std::vector<FollowerOptions>& channels, const std::atomic<bool>& stop,
-                  const LogLine& log);
+// error, the others stop too. The first error, else the largest exit code.
+[[nodiscard]] util::Result<int> run_followers(const std::vector<FollowerOptions>& channels,
+                                              const std::atomic<bool>& stop, const LogLine& log);
 
 } // namespace treecast::net

@@ -101,7 +101,7 @@ public:
   {
   }
 
-  int run(const std::atomic<bool>& stop)
+  util::Status run(const std::atomic<bool>& stop)
   {
     zmq::context_t context;
     zmq::socket_t pub(context, zmq::socket_type::pub);
@@ -118,13 +118,12 @@ public:
       (void)::unlink(control_path.c_str()); // one serve per store: the lock says so
       control.bind("ipc://" + control_path);
     } catch (const zmq::error_t& e) {
-      m_log("cannot listen on " + tcp(m_options.host, m_options.port) + " and port " +
-            std::to_string(m_options.port + 1) + ": " + e.what());
-      return 1;
+      return util::make_error(
+        util::Errc::io, "cannot listen on " + tcp(m_options.host, m_options.port) + " and port " +
+                          std::to_string(m_options.port + 1) + ": " + e.what());
     }
     if (::chmod(control_path.c_str(), 0600) != 0) {
-      m_log("cannot restrict " + util::quote(control_path) + ": " + std::strerror(errno));
-      return 1;
+      return util::io_error(control_path, "cannot restrict", errno);
     }
     m_pub_socket = &pub;
     m_router = &router;
@@ -151,7 +150,7 @@ public:
     }
     m_log("stopping");
     (void)::unlink(control_path.c_str());
-    return 0;
+    return {};
   }
 
 private:
@@ -419,25 +418,24 @@ std::string control_endpoint(const std::string& store)
   return "ipc://" + store + "/control";
 }
 
-int run_master(const MasterOptions& options, const std::atomic<bool>& stop, const LogLine& log)
+util::Status run_master(const MasterOptions& options, const std::atomic<bool>& stop,
+                        const LogLine& log)
 {
   auto store = core::Store::open(options.store, core::Create::yes);
   if (!store) {
-    log(store.error().message);
-    return 1;
+    return store.error();
   }
   // One master per store.
   const std::string lock_path = options.store + "/serve.lock";
   util::Fd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (!lock || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
-    log("another treecast serve is running on " + util::quote(options.store));
-    return 1;
+    return util::make_error(util::Errc::conflict,
+                            "another treecast serve is running on " + util::quote(options.store));
   }
   std::vector<std::string> names;
   for (const auto& [name, dir] : options.channels) {
     if (auto s = core::validate_channel(name); !s) {
-      log(s.error().message);
-      return 1;
+      return s.error();
     }
     names.push_back(name);
     (void)::mkdir(store->channel_dir(name).c_str(), 0755);
@@ -446,8 +444,7 @@ int run_master(const MasterOptions& options, const std::atomic<bool>& stop, cons
   delta_options.level = options.level;
   auto source = sync::StoreSource::open(*store, names, delta_options);
   if (!source) {
-    log(source.error().message);
-    return 1;
+    return source.error();
   }
   Master master(options, *store, **source, names, log);
   return master.run(stop);

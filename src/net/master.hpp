@@ -6,6 +6,8 @@
 // 0600), through which push, status and abort talk to it. Snapshots and
 // deltas are made on a worker thread; the loop only routes.
 
+#include "util/result.hpp"
+
 #include <atomic>
 #include <functional>
 #include <map>
@@ -31,8 +33,10 @@ struct MasterOptions
 
 using LogLine = std::function<void(const std::string&)>;
 
-// Runs until stop is set; the exit code (0, or 1 with the reason logged).
-int run_master(const MasterOptions& options, const std::atomic<bool>& stop, const LogLine& log);
+// Runs until stop is set. An error: it could not start (the store, the
+// lock, an address).
+[[nodiscard]] util::Status run_master(const MasterOptions& options, const std::atomic<bool>& stop,
+                                      const LogLine& log);
 
 // The control socket of a store, and what it says (JSON requests and
 // replies; see treecast(1), serve).

@@ -108,6 +108,10 @@ struct PublisherOptions
   Millis alive = 5000;     // a follower heard from within this is alive
   Millis retry = 200;      // WAIT's retry, while a delta is made
   std::size_t chain = 16;  // versions in a PREPARE's chain
+  // Followers remembered per channel; past it, a new one takes the place of
+  // the one heard from least lately that is not voting (so a flood of ids
+  // cannot grow the master's memory without bound).
+  std::size_t max_followers = 10000;
 };
 
 class Publisher

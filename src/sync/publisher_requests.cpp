@@ -36,6 +36,18 @@ Publisher::Channel* Publisher::known(const std::string& peer, const std::string&
 Publisher::FollowerInfo& Publisher::heard(Channel& c, const std::string& id,
                                           const std::string& peer, Millis now)
 {
+  if (!c.followers.contains(id) && c.followers.size() >= m_options.max_followers) {
+    auto oldest = c.followers.end();
+    for (auto it = c.followers.begin(); it != c.followers.end(); ++it) {
+      const bool voting = c.txn && c.txn->voters.contains(it->first);
+      if (!voting && (oldest == c.followers.end() || it->second.seen < oldest->second.seen)) {
+        oldest = it;
+      }
+    }
+    if (oldest != c.followers.end()) {
+      c.followers.erase(oldest);
+    }
+  }
   FollowerInfo& f = c.followers[id];
   f.peer = peer;
   f.seen = now;
@@ -74,14 +86,13 @@ void Publisher::on_hello(const std::string& peer, const wire::Hello& m, Millis n
   if (c == nullptr) {
     return;
   }
-  FollowerInfo& f = c->followers[m.follower];
-  if (f.seen == 0 || f.version != m.version) {
+  const auto known_before = c->followers.find(m.follower);
+  if (known_before == c->followers.end() || known_before->second.version != m.version) {
     out.log.push_back(c->name + ": " + m.follower + " at " + shown(m.version));
   }
-  f.peer = peer;
+  FollowerInfo& f = heard(*c, m.follower, peer, now);
   f.version = m.version;
   f.state = m.state;
-  f.seen = now;
   // A HELLO repeats what a lost VOTE or ACK said: staged for the
   // transaction is a yes; idle after a decision, having voted, is done.
   if (c->txn) {

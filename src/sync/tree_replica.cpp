@@ -33,7 +33,7 @@ std::optional<wire::TxnRef> txn_of_tag(const std::string& tag)
 util::Result<std::unique_ptr<TreeReplica>> TreeReplica::open(TreeReplicaOptions options)
 {
   std::unique_ptr<TreeReplica> r(new TreeReplica(std::move(options)));
-  auto f = core::Follower::open(r->m_options.dir, r->m_options.state, core::Create::yes);
+  auto f = core::Follower::open(r->m_options.dir, r->m_options.state, core::Create::yes, false);
   if (!f) {
     return f.error();
   }

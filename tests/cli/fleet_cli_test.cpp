@@ -122,6 +122,15 @@ TEST_F(cli_fleet, EveryPushReachesEveryFollowerWhole)
   const auto same = push();
   EXPECT_EQ(same.exit_code, 0) << same.err;
   EXPECT_EQ(same.out, "");
+  // One serve per store; a sync on a tree a follow keeps is refused at once.
+  const auto second = run({TREECAST_BIN, "serve", "--store", m_store, "--channel",
+                           "nginx=" + m_source, "--bind", "127.0.0.1:1"});
+  EXPECT_EQ(second.exit_code, 6) << second.err;
+  EXPECT_NE(second.err.find("another treecast serve is running on"), std::string::npos);
+  const auto busy =
+    run({TREECAST_BIN, "sync", "--master", address(), "--channel", "nginx", "--dir", dir("web-1")});
+  EXPECT_EQ(busy.exit_code, 6) << busy.err;
+  EXPECT_NE(busy.err.find("another treecast works on"), std::string::npos) << busy.err;
 }
 
 TEST_F(cli_fleet, ARefusingCheckAbortsEverywhereAndSaysWhoAndWhy)

@@ -511,4 +511,23 @@ TEST_F(PublisherTest, AVoterCannotChangeItsVote)
   EXPECT_EQ(decision(out)->outcome, Outcome::commit);
 }
 
+TEST(PublisherMemory, AFloodOfFollowerIdsKeepsTheNewestWithinTheCap)
+{
+  FakeSource source;
+  source.m_committed["nginx"] = {v(1)};
+  PublisherOptions options;
+  options.max_followers = 3;
+  Publisher pub(source, {"nginx"}, options);
+  (void)pub.start(0);
+  for (int i = 0; i < 1000; ++i) {
+    (void)pub.request(
+      "p", wire::Hello{"host-" + std::to_string(i), "nginx", v(1), wire::FollowerState::idle, {}},
+      i);
+  }
+  const auto& followers = pub.followers("nginx");
+  ASSERT_EQ(followers.size(), 3U);
+  EXPECT_TRUE(followers.contains("host-999"));
+  EXPECT_TRUE(followers.contains("host-997"));
+}
+
 } // namespace
