@@ -20,6 +20,8 @@ struct ServeConfig
   std::optional<bool> insecure;
   std::optional<unsigned> jobs;
   std::optional<std::string> level; // "auto" or 1 to 19
+  std::optional<std::string> key;
+  std::optional<std::string> authorized;
   std::vector<std::string> exclude;
   std::map<std::string, std::string> channels; // name -> folder
 };
@@ -39,6 +41,8 @@ struct FollowConfig
   std::optional<std::string> master;
   std::optional<std::string> id;
   std::optional<std::string> commit;
+  std::optional<std::string> key;
+  std::optional<std::string> master_key;
   std::vector<FollowChannelConfig> channels;
 };
 

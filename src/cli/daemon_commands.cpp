@@ -6,9 +6,11 @@
 #include "config.hpp"
 #include "fleet_common.hpp"
 #include "net/follower.hpp"
+#include "net/keys.hpp"
 #include "net/master.hpp"
 #include "output.hpp"
 #include "util/file.hpp"
+#include "wire/codec.hpp"
 
 #include <iostream>
 #include <set>
@@ -28,6 +30,8 @@ struct ServeArgs
   std::vector<std::string> excludes;
   unsigned jobs = 2;
   std::string level = "12";
+  std::string key;
+  std::string authorized;
   std::set<std::string> given; // options given on the command line
 };
 
@@ -55,6 +59,12 @@ int run_serve(ServeArgs a)
     }
     if (!a.given.contains("--level") && c.level) {
       a.level = *c.level;
+    }
+    if (!a.given.contains("--key") && c.key) {
+      a.key = *c.key;
+    }
+    if (!a.given.contains("--authorized") && c.authorized) {
+      a.authorized = *c.authorized;
     }
     if (!a.given.contains("--exclude")) {
       a.excludes = c.exclude;
@@ -98,13 +108,20 @@ int run_serve(ServeArgs a)
     return fail(address.error());
   }
   std::tie(o.host, o.port) = *address;
-  if (!loopback(o.host) && !a.insecure) {
+  if (a.key.empty() != a.authorized.empty()) {
+    return fail(util::make_error(util::Errc::usage, "--key and --authorized go together"));
+  }
+  o.key = a.key;
+  o.authorized = a.authorized;
+  o.reload = &g_reload;
+  if (!loopback(o.host) && !a.insecure && a.key.empty()) {
     return fail(util::make_error(util::Errc::usage,
                                  "serving on " + o.host +
-                                   " would let anyone who reaches it take the fleet's trees: use a "
-                                   "loopback address, or --insecure to accept that"));
+                                   " without keys would let anyone who reaches it take the "
+                                   "fleet's trees: give --key and --authorized, use a loopback "
+                                   "address, or --insecure to accept that"));
   }
-  if (!loopback(o.host)) {
+  if (!loopback(o.host) && a.key.empty()) {
     log_line("warning: serving without authentication or encryption on " + o.host +
              " (--insecure)");
   }
@@ -125,6 +142,8 @@ struct FollowArgs
   std::string exec;
   std::string commit = "atomic";
   std::string timeout = "60s";
+  std::string key;
+  std::string master_key;
   std::set<std::string> given; // options given on the command line
 };
 
@@ -146,6 +165,12 @@ int run_follow(FollowArgs a, bool once)
     }
     if (!a.given.contains("--commit") && c.commit) {
       a.commit = *c.commit;
+    }
+    if (!a.given.contains("--key") && c.key) {
+      a.key = *c.key;
+    }
+    if (!a.given.contains("--master-key") && c.master_key) {
+      a.master_key = *c.master_key;
     }
     if (a.channel.empty()) {
       channels = c.channels;
@@ -186,6 +211,8 @@ int run_follow(FollowArgs a, bool once)
     net::FollowerOptions o;
     std::tie(o.host, o.port) = *address;
     o.id = a.id.empty() ? hostname() : a.id;
+    o.key = a.key;
+    o.master_key = a.master_key;
     o.tree.channel = ch.name;
     o.tree.dir = ch.dir;
     o.tree.state = ch.state;
@@ -220,6 +247,10 @@ void add_follow_options(CLI::App& cmd, FollowArgs& a)
   cmd.add_option("--check", a.check,
                  "A shell command run against the staged tree before voting; non-zero refuses "
                  "(TREECAST_STAGE, TREECAST_VERSION, TREECAST_CHANNEL, TREECAST_DIR)");
+  cmd.add_option("--key", a.key, "This follower's CURVE key file (treecast keygen)")
+    ->type_name("FILE");
+  cmd.add_option("--master-key", a.master_key, "The master's public key file, pinned")
+    ->type_name("FILE");
   cmd.add_option("--commit", a.commit, "atomic (one swap) or inplace (file by file)")
     ->check(CLI::IsMember({"atomic", "inplace"}));
 }
@@ -242,7 +273,16 @@ void add_daemon_commands(CLI::App& app, Runner& selected)
       ->type_name("NAME=DIR");
     cmd->add_option("--bind", a->bind,
                     "ADDR[:PORT]: PUB on PORT, ROUTER on PORT+1 (default 127.0.0.1:7400)");
-    cmd->add_flag("--insecure", a->insecure, "Allow an address other than loopback, unencrypted");
+    cmd->add_flag(
+      "--insecure", a->insecure,
+      "Allow an address other than loopback without keys: unauthenticated, unencrypted");
+    cmd->add_option("--key", a->key, "This master's CURVE key file (treecast keygen)")
+      ->type_name("FILE");
+    cmd
+      ->add_option("--authorized", a->authorized,
+                   "The folder of the followers' public keys it admits, NAME.pub each; SIGHUP "
+                   "reads it again")
+      ->type_name("DIR");
     cmd
       ->add_option("--exclude", a->excludes,
                    "Leave out paths matching this glob in every snapshot (repeatable; as for "
@@ -276,6 +316,31 @@ void add_daemon_commands(CLI::App& app, Runner& selected)
     cmd->callback([a, cmd, &selected] {
       a->given = given(*cmd);
       selected = [a] { return run_follow(*a, true); };
+    });
+  }
+  {
+    auto name = std::make_shared<std::string>();
+    auto dir = std::make_shared<std::string>(".");
+    auto* cmd = app.add_subcommand(
+      "keygen", "Make a CURVE key pair: NAME.key (secret, mode 0600) and NAME.pub");
+    cmd->add_option("name", *name, "The key's name: a follower's id, or the master's")
+      ->required()
+      ->type_name("NAME");
+    cmd->add_option("--dir", *dir, "Where to write them (default: the current folder)");
+    cmd->callback([=, &selected] {
+      selected = [=] {
+        if (!wire::valid_name(*name)) {
+          return fail(util::make_error(util::Errc::usage, "invalid key name " + util::quote(*name) +
+                                                            ": use a follower id"));
+        }
+        auto k = net::write_keypair(*dir, *name);
+        if (!k) {
+          return fail(k.error());
+        }
+        std::cout << util::join(*dir, *name) << ".key and " << util::join(*dir, *name)
+                  << ".pub: public key " << k->public_key << '\n';
+        return 0;
+      };
     });
   }
 }

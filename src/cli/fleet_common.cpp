@@ -15,12 +15,13 @@
 namespace treecast::cli {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reload{false};
 
 namespace {
 
-void on_signal(int)
+void on_signal(int signal)
 {
-  g_stop.store(true);
+  (signal == SIGHUP ? g_reload : g_stop).store(true);
 }
 
 } // namespace
@@ -32,6 +33,7 @@ void catch_signals()
   sa.sa_handler = on_signal;
   ::sigaction(SIGINT, &sa, nullptr);
   ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGHUP, &sa, nullptr);
 }
 
 // Log lines of the daemons: a time, then the line, on stderr.

@@ -18,8 +18,10 @@
 
 namespace treecast::cli {
 
-// Set by SIGINT and SIGTERM once catch_signals() ran.
+// Set by SIGINT and SIGTERM, and g_reload by SIGHUP, once catch_signals()
+// ran.
 extern std::atomic<bool> g_stop;
+extern std::atomic<bool> g_reload;
 void catch_signals();
 
 // A log line of a daemon: a UTC time, then the line, on stderr.

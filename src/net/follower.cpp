@@ -1,5 +1,6 @@
 #include "follower.hpp"
 
+#include "net/keys.hpp"
 #include "net/sockets.hpp"
 #include "net/worker.hpp"
 #include "sync/subscriber.hpp"
@@ -42,6 +43,19 @@ public:
       s->set(zmq::sockopt::reconnect_ivl, first);
       s->set(zmq::sockopt::reconnect_ivl_max, 5000);
     }
+    if (!m_options.key.empty()) {
+      auto mine = read_cert(m_options.key, true);
+      auto master = mine ? read_cert(m_options.master_key, false) : mine;
+      if (!master) {
+        m_log(master.error().message);
+        return k_exit_unreachable;
+      }
+      for (zmq::socket_t* s : {&sub, &dealer}) {
+        s->set(zmq::sockopt::curve_serverkey, master->public_key);
+        s->set(zmq::sockopt::curve_publickey, mine->public_key);
+        s->set(zmq::sockopt::curve_secretkey, mine->secret_key);
+      }
+    }
     sub.set(zmq::sockopt::subscribe, m_options.tree.channel);
     try {
       sub.connect(tcp(m_options.host, m_options.port));
@@ -62,14 +76,14 @@ public:
     const sync::Millis started = now_ms();
     apply(m_sub.start(started));
     while (!stop.load()) {
-      const Readable ready = wait3(sub, dealer, worker.wake());
-      if (ready.a) {
+      const auto ready = wait_any({&sub, &dealer, &worker.wake()});
+      if (ready[0]) {
         on_sub(sub);
       }
-      if (ready.b) {
+      if (ready[1]) {
         on_dealer(dealer);
       }
-      if (ready.c) {
+      if (ready[2]) {
         worker.drain();
       }
       apply(m_sub.tick(now_ms()));
@@ -206,6 +220,17 @@ util::Result<int> run_follower(const FollowerOptions& options, const std::atomic
                             "invalid follower id " + util::quote(options.id) +
                               ": use 1 to 128 letters, digits, '.', '_' or '-', starting with a "
                               "letter or digit");
+  }
+  if (options.key.empty() != options.master_key.empty()) {
+    return util::make_error(util::Errc::usage, "--key and --master-key go together");
+  }
+  if (!options.key.empty()) {
+    if (auto k = read_cert(options.key, true); !k) {
+      return k.error();
+    }
+    if (auto k = read_cert(options.master_key, false); !k) {
+      return k.error();
+    }
   }
   sync::TreeReplicaOptions tree = options.tree;
   tree.cancel = &stop;

@@ -21,6 +21,10 @@ struct FollowerOptions
   std::string host = "127.0.0.1";
   int port = 7400;
   std::string id; // this follower's name
+  // CURVE: this follower's key file, and the master's public key file it
+  // pins (both or neither).
+  std::string key;
+  std::string master_key;
   sync::TreeReplicaOptions tree;
   // treecast sync: stop once the tree is at the master's committed
   // version, or when the deadline passes.

@@ -2,6 +2,7 @@
 
 #include "core/snapshot.hpp"
 #include "core/version_spec.hpp"
+#include "net/keys.hpp"
 #include "net/sockets.hpp"
 #include "net/worker.hpp"
 #include "sync/publisher.hpp"
@@ -104,6 +105,21 @@ public:
   util::Status run(const std::atomic<bool>& stop)
   {
     zmq::context_t context;
+    // With a key: CURVE on both sockets, and a ZAP handler, bound before
+    // them, that admits the authorized keys only (without one, libzmq
+    // would admit anyone who knows the server's key).
+    zmq::socket_t zap(context, zmq::socket_type::rep);
+    if (!m_options.key.empty()) {
+      auto key = read_cert(m_options.key, true);
+      if (!key) {
+        return key.error();
+      }
+      m_key = *key;
+      if (auto s = load_authorized(); !s) {
+        return s;
+      }
+      zap.bind("inproc://zeromq.zap.01");
+    }
     zmq::socket_t pub(context, zmq::socket_type::pub);
     zmq::socket_t router(context, zmq::socket_type::router);
     zmq::socket_t control(context, zmq::socket_type::router);
@@ -111,6 +127,13 @@ public:
       set_common(*s);
     }
     router.set(zmq::sockopt::router_mandatory, 1);
+    if (m_key) {
+      for (zmq::socket_t* s : {&pub, &router}) {
+        s->set(zmq::sockopt::curve_server, 1);
+        s->set(zmq::sockopt::curve_secretkey, m_key->secret_key);
+        s->set(zmq::sockopt::zap_domain, "treecast");
+      }
+    }
     const std::string control_path = m_options.store + "/control";
     try {
       pub.bind(tcp(m_options.host, m_options.port));
@@ -136,15 +159,21 @@ public:
           std::to_string(m_options.port + 1) + " (ROUTER)");
     apply(m_pub.start(now_ms()));
     while (!stop.load()) {
-      const Readable ready = wait3(router, control, worker.wake());
-      if (ready.a) {
+      const auto ready = wait_any({&router, &control, &worker.wake(), &zap});
+      if (ready[0]) {
         on_router();
       }
-      if (ready.b) {
+      if (ready[1]) {
         on_control();
       }
-      if (ready.c) {
+      if (ready[2]) {
         worker.drain();
+      }
+      if (ready[3]) {
+        on_zap(zap);
+      }
+      if (m_options.reload != nullptr && m_options.reload->exchange(false) && m_key) {
+        (void)load_authorized();
       }
       apply(m_pub.tick(now_ms()));
     }
@@ -177,6 +206,51 @@ private:
     }
   }
 
+  util::Status load_authorized()
+  {
+    auto keys = read_authorized(m_options.authorized);
+    if (!keys) {
+      m_log("cannot read the authorized keys: " + keys.error().message);
+      return keys.error();
+    }
+    m_authorized = std::move(*keys);
+    m_log(std::to_string(m_authorized.size()) + " followers' keys authorized, from " +
+          m_options.authorized);
+    return {};
+  }
+
+  // A ZAP request (rfc.zeromq.org/spec/27): CURVE, from an authorized key,
+  // is admitted under the key's name; anything else is refused.
+  void on_zap(zmq::socket_t& zap)
+  {
+    auto frames = receive(zap, 8);
+    if (!frames || frames->parts.size() < 6) {
+      return;
+    }
+    auto& p = frames->parts;
+    const std::string request_id = p[1].to_string();
+    std::string status = "400";
+    std::string text = "not authorized";
+    std::string user;
+    if (p[5].to_string() == "CURVE" && p.size() >= 7 && p[6].size() == 32) {
+      char z85[41];
+      zmq_z85_encode(z85, p[6].data<std::uint8_t>(), 32);
+      const auto it = m_authorized.find(z85);
+      if (it != m_authorized.end()) {
+        status = "200";
+        text = "OK";
+        user = it->second;
+      } else {
+        m_log("refused a connection from " + p[3].to_string() + ": key " + z85 +
+              " is not authorized");
+      }
+    }
+    for (const std::string& f : {std::string("1.0"), request_id, status, text, user}) {
+      (void)zap.send(zmq::buffer(f), zmq::send_flags::sndmore);
+    }
+    (void)zap.send(zmq::const_buffer("", 0), zmq::send_flags::none);
+  }
+
   void on_router()
   {
     for (int n = 0; n < 1000; ++n) {
@@ -201,6 +275,19 @@ private:
         (void)reply(*m_router, peer,
                     wire::Error{wire::ErrorCode::malformed, message.error().message});
         continue;
+      }
+      // With keys, a follower is the name its key is authorized under,
+      // whatever it says.
+      if (m_key) {
+        const char* user = zmq_msg_gets(parts[2].handle(), "User-Id");
+        const std::string name = user != nullptr ? user : "";
+        std::visit(
+          [&](auto& m) {
+            if constexpr (requires { m.follower; }) {
+              m.follower = name;
+            }
+          },
+          *message);
       }
       apply(m_pub.request(peer, *message, now_ms()));
     }
@@ -408,7 +495,9 @@ private:
   zmq::socket_t* m_router = nullptr;
   zmq::socket_t* m_control = nullptr;
   Worker* m_worker = nullptr;
-  std::map<std::string, std::string> m_pushes; // channel -> the control peer waiting
+  std::map<std::string, std::string> m_pushes;     // channel -> the control peer waiting
+  std::optional<Keypair> m_key;                    // the master's, with --key
+  std::map<std::string, std::string> m_authorized; // public key -> follower name
 };
 
 } // namespace

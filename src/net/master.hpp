@@ -29,6 +29,11 @@ struct MasterOptions
   // master's: 12 makes typescript 5.3.3 -> 5.6.3 in a fifth of the CPU of
   // the per-frame choice, 8% larger (tools/bench/fleet.sh).
   int level = 12;
+  // CURVE: the master's key file, and the folder of the followers' public
+  // keys it admits (empty: no keys, loopback only).
+  std::string key;
+  std::string authorized;
+  std::atomic<bool>* reload = nullptr; // set: read authorized again (SIGHUP)
 };
 
 using LogLine = std::function<void(const std::string&)>;

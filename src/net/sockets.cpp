@@ -63,20 +63,25 @@ void request(zmq::socket_t& dealer, const wire::Message& message)
   (void)dealer.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
 }
 
-Readable wait3(zmq::socket_t& a, zmq::socket_t& b, zmq::socket_t& c)
+std::vector<bool> wait_any(const std::vector<zmq::socket_t*>& sockets)
 {
-  zmq::pollitem_t items[] = {
-    {a.handle(), 0, ZMQ_POLLIN, 0}, {b.handle(), 0, ZMQ_POLLIN, 0}, {c.handle(), 0, ZMQ_POLLIN, 0}};
+  std::vector<zmq::pollitem_t> items;
+  for (zmq::socket_t* s : sockets) {
+    items.push_back({s->handle(), 0, ZMQ_POLLIN, 0});
+  }
+  std::vector<bool> ready(sockets.size(), false);
   try {
-    zmq::poll(items, 3, std::chrono::milliseconds(100));
+    zmq::poll(items, std::chrono::milliseconds(100));
   } catch (const zmq::error_t& e) {
     if (e.num() != EINTR) {
       throw;
     }
-    return {};
+    return ready;
   }
-  return {(items[0].revents & ZMQ_POLLIN) != 0, (items[1].revents & ZMQ_POLLIN) != 0,
-          (items[2].revents & ZMQ_POLLIN) != 0};
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    ready[i] = (items[i].revents & ZMQ_POLLIN) != 0;
+  }
+  return ready;
 }
 
 std::int64_t now_ms()

@@ -35,15 +35,10 @@ void request(zmq::socket_t& dealer, const wire::Message& message);
 
 std::string tcp(const std::string& host, int port);
 
-// Waits up to 100 ms for any of three sockets; which are readable. A
-// signal ends the wait early (and the loop then sees its stop flag).
-struct Readable
-{
-  bool a = false;
-  bool b = false;
-  bool c = false;
-};
-[[nodiscard]] Readable wait3(zmq::socket_t& a, zmq::socket_t& b, zmq::socket_t& c);
+// Waits up to 100 ms for any of the sockets; which are readable, in their
+// order. A signal ends the wait early (and the loop then sees its stop
+// flag).
+[[nodiscard]] std::vector<bool> wait_any(const std::vector<zmq::socket_t*>& sockets);
 
 // A monotonic clock for the engines, in milliseconds.
 [[nodiscard]] std::int64_t now_ms();

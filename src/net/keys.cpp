@@ -1,0 +1,149 @@
+#include "keys.hpp"
+
+#include "util/file.hpp"
+
+#include <zmq.h>
+
+#include <cerrno>
+#include <ctime>
+#include <dirent.h>
+#include <fcntl.h>
+#include <optional>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace treecast::net {
+
+namespace {
+
+bool valid_z85_key(const std::string& key)
+{
+  std::uint8_t raw[32];
+  return key.size() == 40 && zmq_z85_decode(raw, key.c_str()) != nullptr;
+}
+
+std::string header(const char* what)
+{
+  const std::time_t t = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", std::gmtime(&t));
+  return std::string("#   ****  Generated on ") + stamp + " by treecast keygen  ****\n#   " + what +
+         "\n\nmetadata\ncurve\n";
+}
+
+util::Status write_new(const std::string& path, const std::string& text, mode_t mode)
+{
+  util::Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
+  if (!fd) {
+    return util::io_error(path, errno == EEXIST ? "will not overwrite" : "cannot create", errno);
+  }
+  if (::fchmod(fd.get(), mode) != 0 ||
+      ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
+      ::fsync(fd.get()) != 0) {
+    return util::io_error(path, "cannot write", errno);
+  }
+  return {};
+}
+
+} // namespace
+
+util::Result<Keypair> write_keypair(const std::string& dir, const std::string& name)
+{
+  char pub[41];
+  char sec[41];
+  if (zmq_curve_keypair(pub, sec) != 0) {
+    return util::make_error(util::Errc::io, "this libzmq cannot make CURVE keys");
+  }
+  Keypair k{pub, sec};
+  if (auto s = util::make_dirs(dir); !s) {
+    return s.error();
+  }
+  const std::string base = util::join(dir, name);
+  if (auto s = write_new(base + ".key",
+                         header("ZeroMQ CURVE **Secret** Certificate\n#   DO NOT PROVIDE THIS FILE "
+                                "TO OTHER USERS nor change its permissions.") +
+                           "    public-key = \"" + k.public_key + "\"\n    secret-key = \"" +
+                           k.secret_key + "\"\n",
+                         0600);
+      !s) {
+    return s.error();
+  }
+  if (auto s = write_new(base + ".pub",
+                         header("ZeroMQ CURVE Public Certificate\n#   Exchange securely, or "
+                                "check it after the exchange.") +
+                           "    public-key = \"" + k.public_key + "\"\n",
+                         0644);
+      !s) {
+    return s.error();
+  }
+  return k;
+}
+
+util::Result<Keypair> read_cert(const std::string& path, bool secret)
+{
+  auto bytes = util::read_file(path, 64 * 1024);
+  if (!bytes) {
+    return bytes.error();
+  }
+  const std::string text(bytes->begin(), bytes->end());
+  Keypair k;
+  auto value = [&](const char* key) {
+    const std::string prefix = std::string(key) + " = \"";
+    const auto at = text.find(prefix);
+    if (at == std::string::npos) {
+      return std::string();
+    }
+    const auto start = at + prefix.size();
+    const auto end = text.find('"', start);
+    return end == std::string::npos ? std::string() : text.substr(start, end - start);
+  };
+  k.public_key = value("public-key");
+  if (!valid_z85_key(k.public_key)) {
+    return util::make_error(
+      util::Errc::data, util::quote(path) + " holds no CURVE public key (public-key = \"...\")");
+  }
+  if (secret) {
+    struct stat st
+    {};
+    if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      return util::make_error(util::Errc::conflict,
+                              util::quote(path) +
+                                " is readable by others: a secret key must be mode 0600");
+    }
+    k.secret_key = value("secret-key");
+    if (!valid_z85_key(k.secret_key)) {
+      return util::make_error(
+        util::Errc::data, util::quote(path) + " holds no CURVE secret key (secret-key = \"...\")");
+    }
+  }
+  return k;
+}
+
+util::Result<std::map<std::string, std::string>> read_authorized(const std::string& dir)
+{
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    return util::io_error(dir, "cannot read", errno);
+  }
+  std::map<std::string, std::string> keys;
+  std::optional<util::Error> error;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string file = e->d_name;
+    if (file.size() <= 4 || !file.ends_with(".pub")) {
+      continue;
+    }
+    auto k = read_cert(util::join(dir, file), false);
+    if (!k) {
+      error = k.error();
+      break;
+    }
+    keys[k->public_key] = file.substr(0, file.size() - 4);
+  }
+  ::closedir(d);
+  if (error) {
+    return *error;
+  }
+  return keys;
+}
+
+} // namespace treecast::net

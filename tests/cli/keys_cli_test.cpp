@@ -1,0 +1,122 @@
+// CURVE keys on real processes: keygen's files, a master that admits only
+// the listed followers' keys on both its sockets, a follower that pins its
+// master's key, and the names votes are counted under.
+
+#include "support/daemon.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+#include "support/tree.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <sys/stat.h>
+
+using namespace treecast::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+class cli_keys : public ::testing::Test
+{
+protected:
+  void keygen(const std::string& name, const std::string& dir)
+  {
+    const auto r = run({TREECAST_BIN, "keygen", name, "--dir", dir});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  std::unique_ptr<Daemon> follow(const std::string& id, const std::string& key,
+                                 const std::string& master_key)
+  {
+    return std::make_unique<Daemon>(
+      std::vector<std::string>{TREECAST_BIN, "follow", "--master", address(), "--channel", "c",
+                               "--dir", m_temp / ("tree-" + id), "--id", id, "--key", key,
+                               "--master-key", master_key},
+      m_temp / (id + ".log"));
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(m_port); }
+
+  TempDir m_temp;
+  int m_port = free_port_pair();
+};
+
+TEST_F(cli_keys, KeygenWritesASecretOnlyItsOwnerReadsAndAPublicCertificate)
+{
+  keygen("web-1", m_temp / "keys");
+  struct stat st
+  {};
+  ASSERT_EQ(::stat((m_temp / "keys/web-1.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600U);
+  const std::string pub = read_file(m_temp / "keys/web-1.pub");
+  EXPECT_NE(pub.find("ZeroMQ CURVE Public Certificate"), std::string::npos);
+  EXPECT_NE(pub.find("    public-key = \""), std::string::npos);
+  EXPECT_EQ(pub.find("secret-key"), std::string::npos);
+  const auto again = run({TREECAST_BIN, "keygen", "web-1", "--dir", m_temp / "keys"});
+  EXPECT_EQ(again.exit_code, 4) << "never overwrites a key";
+  // A secret key that others may read is refused.
+  fs::permissions(m_temp / "keys/web-1.key", fs::perms(0644));
+  const auto loose = run({TREECAST_BIN, "sync", "--master", address(), "--channel", "c", "--dir",
+                          m_temp / "t", "--key", m_temp / "keys/web-1.key", "--master-key",
+                          m_temp / "keys/web-1.pub", "--timeout", "1s"});
+  EXPECT_EQ(loose.exit_code, 6) << loose.err;
+  EXPECT_NE(loose.err.find("must be mode 0600"), std::string::npos) << loose.err;
+}
+
+TEST_F(cli_keys, OnlyListedKeysGetAnythingAndAVoteCountsUnderItsKeysName)
+{
+  const std::string keys = m_temp / "keys";
+  keygen("master", keys);
+  keygen("other-master", keys);
+  keygen("web-1", keys);
+  keygen("intruder", keys);
+  fs::create_directories(m_temp / "authorized");
+  fs::copy(keys + "/web-1.pub", m_temp / "authorized/web-1.pub");
+  const std::string src = m_temp / "src";
+  write_file(src + "/app.conf", "secret = 42\n");
+  const std::string store = m_temp / "store";
+  Daemon master({TREECAST_BIN, "serve", "--store", store, "--channel", "c=" + src, "--bind",
+                 address(), "--key", keys + "/master.key", "--authorized", m_temp / "authorized"},
+                m_temp / "serve.log");
+  ASSERT_TRUE(wait_until([&] { return fs::exists(store + "/control"); }))
+    << read_file(m_temp / "serve.log");
+
+  // A listed key that claims another name; an unlisted key; a listed key
+  // that pins another master.
+  auto listed = follow("claims-another-name", keys + "/web-1.key", keys + "/master.pub");
+  auto unlisted = follow("intruder", keys + "/intruder.key", keys + "/master.pub");
+  auto misled = follow("web-1", keys + "/web-1.key", keys + "/other-master.pub");
+  ASSERT_TRUE(wait_until([&] {
+    const auto r = run({TREECAST_BIN, "status", "--store", store, "--json"});
+    return r.exit_code == 0 && r.out.find("\"alive\": true") != std::string::npos;
+  }));
+  const auto r = run({TREECAST_BIN, "push", "c", "--store", store}, {}, std::chrono::seconds(60));
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("web-1  v0  vote yes  committed"), std::string::npos)
+    << "counted under its key's name\n"
+    << r.out;
+  EXPECT_EQ(r.out.find("claims-another-name"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("intruder"), std::string::npos) << r.out;
+  EXPECT_TRUE(
+    wait_until([&] { return compare_trees(src, m_temp / "tree-claims-another-name").empty(); }));
+  // Refused on both sockets, named in the log; the others never got a byte.
+  EXPECT_TRUE(wait_until([&] {
+    const std::string log = read_file(m_temp / "serve.log");
+    std::size_t n = 0;
+    for (auto at = log.find("is not authorized"); at != std::string::npos;
+         at = log.find("is not authorized", at + 1)) {
+      ++n;
+    }
+    return n >= 2;
+  }))
+    << read_file(m_temp / "serve.log");
+  EXPECT_FALSE(fs::exists(m_temp / "tree-intruder/app.conf"));
+  EXPECT_FALSE(fs::exists(m_temp / "tree-web-1/app.conf"));
+  const auto status =
+    nlohmann::json::parse(run({TREECAST_BIN, "status", "--store", store, "--json"}).out);
+  ASSERT_EQ(status["channels"][0]["followers"].size(), 1U);
+  EXPECT_EQ(status["channels"][0]["followers"][0]["id"], "web-1");
+}
+
+} // namespace
