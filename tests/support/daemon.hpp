@@ -32,6 +32,7 @@ public:
   std::optional<int> wait(std::chrono::milliseconds deadline);
   bool running();
   const std::string& log() const { return m_log; }
+  int pid() const { return m_pid; }
 
 private:
   pid_t m_pid = -1;
