@@ -11,6 +11,7 @@
 #include <optional>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <vector>
 
 namespace treecast::net {
 
@@ -144,6 +145,57 @@ util::Result<std::map<std::string, std::string>> read_authorized(const std::stri
     return *error;
   }
   return keys;
+}
+
+util::Result<std::size_t> ZapHandler::load(const std::string& dir)
+{
+  auto keys = read_authorized(dir);
+  if (!keys) {
+    return keys.error();
+  }
+  m_keys = std::move(*keys);
+  return m_keys.size();
+}
+
+std::optional<std::pair<std::string, std::string>> ZapHandler::answer(zmq::socket_t& zap)
+{
+  // version, request id, domain, address, identity, mechanism, credentials
+  std::vector<zmq::message_t> p;
+  for (int i = 0; i < 8; ++i) {
+    zmq::message_t part;
+    if (!zap.recv(part, zmq::recv_flags::dontwait)) {
+      break;
+    }
+    const bool more = part.more();
+    p.push_back(std::move(part));
+    if (!more) {
+      break;
+    }
+  }
+  if (p.size() < 6) {
+    return std::nullopt;
+  }
+  std::string status = "400";
+  std::string text = "not authorized";
+  std::string user;
+  std::optional<std::pair<std::string, std::string>> refused;
+  if (p[5].to_string() == "CURVE" && p.size() >= 7 && p[6].size() == 32) {
+    char z85[41];
+    zmq_z85_encode(z85, p[6].data<std::uint8_t>(), 32);
+    const auto it = m_keys.find(z85);
+    if (it != m_keys.end()) {
+      status = "200";
+      text = "OK";
+      user = it->second;
+    } else {
+      refused = std::make_pair(p[3].to_string(), std::string(z85));
+    }
+  }
+  for (const std::string& f : {std::string("1.0"), p[1].to_string(), status, text, user}) {
+    (void)zap.send(zmq::buffer(f), zmq::send_flags::sndmore);
+  }
+  (void)zap.send(zmq::const_buffer("", 0), zmq::send_flags::none);
+  return refused;
 }
 
 } // namespace treecast::net

@@ -12,8 +12,12 @@
 
 #include "util/result.hpp"
 
+#include <zmq.hpp>
+
 #include <map>
+#include <optional>
 #include <string>
+#include <utility>
 
 namespace treecast::net {
 
@@ -31,5 +35,21 @@ struct Keypair
 // The public keys of a folder of NAME.pub files: key -> NAME.
 [[nodiscard]] util::Result<std::map<std::string, std::string>> read_authorized(
   const std::string& dir);
+
+// A master's ZAP handler (rfc.zeromq.org/spec/27): a CURVE client whose
+// public key is authorized is admitted under the key's name; anything else
+// is refused.
+class ZapHandler
+{
+public:
+  // Reads the authorized folder; the number of keys.
+  [[nodiscard]] util::Result<std::size_t> load(const std::string& dir);
+  // Answers one request from zap (a REP socket on inproc://zeromq.zap.01);
+  // for a refused key, the peer's address and the key.
+  std::optional<std::pair<std::string, std::string>> answer(zmq::socket_t& zap);
+
+private:
+  std::map<std::string, std::string> m_keys; // public key -> name
+};
 
 } // namespace treecast::net

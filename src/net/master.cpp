@@ -2,6 +2,7 @@
 
 #include "core/snapshot.hpp"
 #include "core/version_spec.hpp"
+#include "net/control.hpp"
 #include "net/keys.hpp"
 #include "net/sockets.hpp"
 #include "net/worker.hpp"
@@ -23,74 +24,6 @@
 namespace treecast::net {
 
 namespace {
-
-const char* outcome_name(wire::Outcome o)
-{
-  return o == wire::Outcome::commit ? "commit" : o == wire::Outcome::abort ? "abort" : "none";
-}
-
-const char* vote_name(sync::Vote v)
-{
-  return v == sync::Vote::yes ? "yes" : v == sync::Vote::no ? "no" : "none";
-}
-
-const char* ack_name(const std::optional<wire::AckResult>& r)
-{
-  if (!r) {
-    return "none";
-  }
-  switch (*r) {
-    case wire::AckResult::committed:
-      return "committed";
-    case wire::AckResult::aborted:
-      return "aborted";
-    case wire::AckResult::failed:
-      return "failed";
-  }
-  return "none";
-}
-
-nlohmann::json report_json(const sync::TxnReport& r)
-{
-  nlohmann::json followers = nlohmann::json::array();
-  for (const auto& f : r.followers) {
-    followers.push_back({{"id", f.id},
-                         {"from", f.from.number},
-                         {"vote", vote_name(f.vote)},
-                         {"reason", f.reason},
-                         {"result", ack_name(f.result)}});
-  }
-  return {{"result", outcome_name(r.outcome)}, {"channel", r.channel},
-          {"transaction", r.txn.number},       {"version", r.version.number},
-          {"version_id", r.version.id.hex()},  {"reason", r.reason},
-          {"timed_out", r.timed_out},          {"followers", std::move(followers)}};
-}
-
-std::string dump(const nlohmann::json& j)
-{
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-// Parses "all", "N" or "P%".
-std::optional<sync::Quorum> parse_quorum(const std::string& text)
-{
-  sync::Quorum q;
-  if (text.empty() || text == "all") {
-    return q;
-  }
-  const bool percent = text.back() == '%';
-  const std::string digits = percent ? text.substr(0, text.size() - 1) : text;
-  if (digits.empty() || digits.size() > 9 ||
-      digits.find_first_not_of("0123456789") != std::string::npos) {
-    return std::nullopt;
-  }
-  q.value = static_cast<std::uint32_t>(std::stoul(digits));
-  q.kind = percent ? sync::Quorum::Kind::percent : sync::Quorum::Kind::count;
-  if (q.value == 0 || (percent && q.value > 100)) {
-    return std::nullopt;
-  }
-  return q;
-}
 
 class Master
 {
@@ -208,47 +141,21 @@ private:
 
   util::Status load_authorized()
   {
-    auto keys = read_authorized(m_options.authorized);
-    if (!keys) {
-      m_log("cannot read the authorized keys: " + keys.error().message);
-      return keys.error();
+    auto n = m_zap.load(m_options.authorized);
+    if (!n) {
+      m_log("cannot read the authorized keys: " + n.error().message);
+      return n.error();
     }
-    m_authorized = std::move(*keys);
-    m_log(std::to_string(m_authorized.size()) + " followers' keys authorized, from " +
-          m_options.authorized);
+    m_log(std::to_string(*n) + " followers' keys authorized, from " + m_options.authorized);
     return {};
   }
 
-  // A ZAP request (rfc.zeromq.org/spec/27): CURVE, from an authorized key,
-  // is admitted under the key's name; anything else is refused.
   void on_zap(zmq::socket_t& zap)
   {
-    auto frames = receive(zap, 8);
-    if (!frames || frames->parts.size() < 6) {
-      return;
+    if (auto refused = m_zap.answer(zap)) {
+      m_log("refused a connection from " + refused->first + ": key " + refused->second +
+            " is not authorized");
     }
-    auto& p = frames->parts;
-    const std::string request_id = p[1].to_string();
-    std::string status = "400";
-    std::string text = "not authorized";
-    std::string user;
-    if (p[5].to_string() == "CURVE" && p.size() >= 7 && p[6].size() == 32) {
-      char z85[41];
-      zmq_z85_encode(z85, p[6].data<std::uint8_t>(), 32);
-      const auto it = m_authorized.find(z85);
-      if (it != m_authorized.end()) {
-        status = "200";
-        text = "OK";
-        user = it->second;
-      } else {
-        m_log("refused a connection from " + p[3].to_string() + ": key " + z85 +
-              " is not authorized");
-      }
-    }
-    for (const std::string& f : {std::string("1.0"), request_id, status, text, user}) {
-      (void)zap.send(zmq::buffer(f), zmq::send_flags::sndmore);
-    }
-    (void)zap.send(zmq::const_buffer("", 0), zmq::send_flags::none);
   }
 
   void on_router()
@@ -495,9 +402,9 @@ private:
   zmq::socket_t* m_router = nullptr;
   zmq::socket_t* m_control = nullptr;
   Worker* m_worker = nullptr;
-  std::map<std::string, std::string> m_pushes;     // channel -> the control peer waiting
-  std::optional<Keypair> m_key;                    // the master's, with --key
-  std::map<std::string, std::string> m_authorized; // public key -> follower name
+  std::map<std::string, std::string> m_pushes; // channel -> the control peer waiting
+  std::optional<Keypair> m_key;                // the master's, with --key
+  ZapHandler m_zap;                            // the authorized keys
 };
 
 } // namespace
