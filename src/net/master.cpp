@@ -153,8 +153,17 @@ private:
   void on_zap(zmq::socket_t& zap)
   {
     if (auto refused = m_zap.answer(zap)) {
-      m_log("refused a connection from " + refused->first + ": key " + refused->second +
-            " is not authorized");
+      // A refused peer retries every few seconds: a line a minute per key.
+      const auto now = now_ms();
+      auto& last = m_refused_logged[refused->second];
+      if (last == 0 || now - last >= 60000) {
+        last = now;
+        m_log("refused a connection from " + refused->first + ": key " + refused->second +
+              " is not authorized");
+      }
+      if (m_refused_logged.size() > 10000) {
+        m_refused_logged.clear();
+      }
     }
   }
 
@@ -402,9 +411,10 @@ private:
   zmq::socket_t* m_router = nullptr;
   zmq::socket_t* m_control = nullptr;
   Worker* m_worker = nullptr;
-  std::map<std::string, std::string> m_pushes; // channel -> the control peer waiting
-  std::optional<Keypair> m_key;                // the master's, with --key
-  ZapHandler m_zap;                            // the authorized keys
+  std::map<std::string, std::string> m_pushes;          // channel -> the control peer waiting
+  std::optional<Keypair> m_key;                         // the master's, with --key
+  ZapHandler m_zap;                                     // the authorized keys
+  std::map<std::string, std::int64_t> m_refused_logged; // key -> when last logged
 };
 
 } // namespace
