@@ -235,18 +235,23 @@ int run_follow(FollowArgs a, bool once)
 // The long options given on the command line, by name.
 void add_follow_options(CLI::App& cmd, FollowArgs& a)
 {
-  cmd.add_option("--master", a.master, "The master, HOST[:PORT] (default 127.0.0.1:7400)");
+  cmd.add_option("--master", a.master, "The master, HOST[:PORT] (default 127.0.0.1:7400)")
+    ->type_name("HOST[:PORT]");
   cmd
     .add_option("--config", a.config,
                 "A treecast.toml: its [follow] values and channels, where no flag says otherwise")
     ->type_name("FILE");
-  cmd.add_option("--channel", a.channel, "The channel to follow (else the config's channels)");
-  cmd.add_option("--dir", a.dir, "The tree to keep at the channel's version");
-  cmd.add_option("--id", a.id, "This follower's name (default: the host name)");
-  cmd.add_option("--state", a.state, "The state folder (default: .DIR.treecast beside DIR)");
-  cmd.add_option("--check", a.check,
-                 "A shell command run against the staged tree before voting; non-zero refuses "
-                 "(TREECAST_STAGE, TREECAST_VERSION, TREECAST_CHANNEL, TREECAST_DIR)");
+  cmd.add_option("--channel", a.channel, "The channel to follow (else the config's channels)")
+    ->type_name("NAME");
+  cmd.add_option("--dir", a.dir, "The tree to keep at the channel's version")->type_name("DIR");
+  cmd.add_option("--id", a.id, "This follower's name (default: the host name)")->type_name("NAME");
+  cmd.add_option("--state", a.state, "The state folder (default: .DIR.treecast beside DIR)")
+    ->type_name("PATH");
+  cmd
+    .add_option("--check", a.check,
+                "A shell command run against the staged tree before voting; non-zero refuses "
+                "(TREECAST_STAGE, TREECAST_VERSION, TREECAST_CHANNEL, TREECAST_DIR)")
+    ->type_name("CMD");
   cmd.add_option("--key", a.key, "This follower's CURVE key file (treecast keygen)")
     ->type_name("FILE");
   cmd.add_option("--master-key", a.master_key, "The master's public key file, pinned")
@@ -271,8 +276,8 @@ void add_daemon_commands(CLI::App& app, Runner& selected)
     cmd->add_option("--store", a->store, "The store folder")->type_name("PATH");
     cmd->add_option("--channel", a->channels, "A channel and the folder it publishes, NAME=DIR")
       ->type_name("NAME=DIR");
-    cmd->add_option("--bind", a->bind,
-                    "ADDR[:PORT]: PUB on PORT, ROUTER on PORT+1 (default 127.0.0.1:7400)");
+    cmd->add_option("--bind", a->bind, "PUB on PORT, ROUTER on PORT+1 (default 127.0.0.1:7400)")
+      ->type_name("ADDR[:PORT]");
     cmd->add_flag(
       "--insecure", a->insecure,
       "Allow an address other than loopback without keys: unauthenticated, unencrypted");
@@ -300,7 +305,8 @@ void add_daemon_commands(CLI::App& app, Runner& selected)
     auto a = std::make_shared<FollowArgs>();
     auto* cmd = app.add_subcommand("follow", "Run a follower: keep DIR at the channel's version");
     add_follow_options(*cmd, *a);
-    cmd->add_option("--exec", a->exec, "A shell command run after each commit (a reload)");
+    cmd->add_option("--exec", a->exec, "A shell command run after each commit (a reload)")
+      ->type_name("CMD");
     cmd->callback([a, cmd, &selected] {
       a->given = given(*cmd);
       selected = [a] { return run_follow(*a, false); };
@@ -311,8 +317,9 @@ void add_daemon_commands(CLI::App& app, Runner& selected)
     auto* cmd =
       app.add_subcommand("sync", "Bring DIR to the master's committed version, then exit");
     add_follow_options(*cmd, *a);
-    cmd->add_option("--exec", a->exec, "A shell command run after the commit");
-    cmd->add_option("--timeout", a->timeout, "Give up after this long (default 60s)");
+    cmd->add_option("--exec", a->exec, "A shell command run after the commit")->type_name("CMD");
+    cmd->add_option("--timeout", a->timeout, "Give up after this long (default 60s)")
+      ->type_name("DURATION");
     cmd->callback([a, cmd, &selected] {
       a->given = given(*cmd);
       selected = [a] { return run_follow(*a, true); };
