@@ -63,6 +63,10 @@ util::Result<core::Manifest> StoreSource::manifest(const std::string& channel,
     if (!m) {
       return m.error();
     }
+    // Bounded: a follower may name any version the store holds.
+    if (m_manifests.size() >= k_max_cached_manifests) {
+      m_manifests.clear();
+    }
     it = m_manifests.emplace(key, std::move(*m)).first;
   }
   if (it->second.id != v.id) {

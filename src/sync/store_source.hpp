@@ -62,6 +62,7 @@ private:
   core::DeltaOptions m_options;
   std::uint64_t m_epoch = 0;
   std::map<std::string, core::TxnLog> m_logs;
+  static constexpr std::size_t k_max_cached_manifests = 32;
   mutable std::map<std::pair<std::string, std::uint64_t>, core::Manifest> m_manifests;
 };
 

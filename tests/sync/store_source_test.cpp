@@ -71,4 +71,21 @@ TEST_F(StoreSourceTest, VersionsLogAndDeltasComeFromTheStore)
   EXPECT_EQ(std::string(part->begin(), part->end()), whole.substr(4, 10));
 }
 
+TEST_F(StoreSourceTest, ManyVersionsAskedForKeepTheCacheBounded)
+{
+  const std::string tree = m_dir / "tree";
+  std::vector<wire::VersionRef> all{version_of(m_v1), version_of(m_v2)};
+  for (int i = 0; i < 40; ++i) {
+    test::write_file(tree + "/a.conf", "round " + std::to_string(i) + "\n");
+    all.push_back(version_of(snapshot_of(tree, "nginx")));
+  }
+  auto source = StoreSource::open(*m_store, {"nginx"});
+  ASSERT_TRUE(source);
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const auto& v : all) {
+      EXPECT_TRUE((*source)->has_version("nginx", v)) << "v" << v.number;
+    }
+  }
+}
+
 } // namespace
