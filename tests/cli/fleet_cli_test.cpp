@@ -472,4 +472,39 @@ TEST_F(cli_fleet, AScriptAsksTheRouterWithAPlainReqSocket)
     ask(treecast::wire::encode(treecast::wire::Status{"nginx"}))));
 }
 
+TEST_F(cli_fleet, AFollowerWhoseDiskIsFullVotesNoAndKeepsItsTree)
+{
+  follow("web-1");
+  // web-2 may write files of 100 KiB at most: a full disk, as far as its
+  // writes can tell (SIGXFSZ ignored, so a write fails instead).
+  m_followers["web-2"] = std::make_unique<Daemon>(
+    std::vector<std::string>{"/bin/sh", "-c",
+                             "trap '' XFSZ; ulimit -f 100; exec \"$0\" follow --master \"$1\" "
+                             "--channel nginx --dir \"$2\" --id web-2",
+                             TREECAST_BIN, address(), dir("web-2")},
+    m_temp / "web-2.log");
+  ASSERT_TRUE(wait_until([&] { return alive(2); })) << read_file(m_temp / "web-2.log");
+  ASSERT_EQ(push().exit_code, 0) << read_file(m_temp / "web-2.log");
+  fs::copy(m_source, m_temp / "committed",
+           fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  // 4 MiB of new content that does not compress: the delta is larger than
+  // web-2 may write.
+  std::string noise(4 << 20, '\0');
+  std::uint64_t x = 88172645463325252ULL;
+  for (char& c : noise) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    c = static_cast<char>(x);
+  }
+  write_file(m_source + "/big.bin", noise);
+  const auto r = push({"--timeout", "30s"});
+  EXPECT_EQ(r.exit_code, 7) << r.out << r.err;
+  EXPECT_NE(r.out.find("web-2  v1  vote no  aborted"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("File too large"), std::string::npos) << r.out;
+  EXPECT_EQ(compare_trees(m_temp / "committed", dir("web-1")), "");
+  EXPECT_EQ(compare_trees(m_temp / "committed", dir("web-2")), "");
+  EXPECT_TRUE(no_stage(dir("web-2")));
+}
+
 } // namespace
