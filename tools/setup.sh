@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libzmq3-dev cppzmq-dev libxxhash-dev libzstd-dev libboost-filesystem-dev
-  libgtest-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev
+  libgtest-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libsodium-dev
   clang-format zstd xxhash rsync
 )
 if [[ "${1:-}" == "--bench" ]]; then

@@ -79,9 +79,9 @@ private:
 
 util::Status read_serve(const Reader& r, const toml::table& t, ServeConfig& c)
 {
-  if (auto s = r.only(
-        t, "serve.",
-        {"store", "bind", "insecure", "jobs", "level", "exclude", "channels", "key", "authorized"});
+  if (auto s = r.only(t, "serve.",
+                      {"store", "bind", "insecure", "jobs", "level", "exclude", "channels", "key",
+                       "authorized", "sign_key"});
       !s) {
     return s;
   }
@@ -96,9 +96,9 @@ util::Status read_serve(const Reader& r, const toml::table& t, ServeConfig& c)
   }
   std::optional<std::int64_t> jobs;
   for (auto s : {r.get(t, "key", "serve.", c.key), r.get(t, "authorized", "serve.", c.authorized),
-                 r.get(t, "store", "serve.", c.store), r.get(t, "bind", "serve.", c.bind),
-                 r.get(t, "insecure", "serve.", c.insecure), r.get(t, "jobs", "serve.", jobs),
-                 r.strings(t, "exclude", "serve.", c.exclude)}) {
+                 r.get(t, "sign_key", "serve.", c.sign_key), r.get(t, "store", "serve.", c.store),
+                 r.get(t, "bind", "serve.", c.bind), r.get(t, "insecure", "serve.", c.insecure),
+                 r.get(t, "jobs", "serve.", jobs), r.strings(t, "exclude", "serve.", c.exclude)}) {
     if (!s) {
       return s;
     }
@@ -127,13 +127,15 @@ util::Status read_serve(const Reader& r, const toml::table& t, ServeConfig& c)
 
 util::Status read_follow(const Reader& r, const toml::table& t, FollowConfig& c)
 {
-  if (auto s = r.only(t, "follow.", {"master", "id", "commit", "channel", "key", "master_key"});
+  if (auto s =
+        r.only(t, "follow.", {"master", "id", "commit", "channel", "key", "master_key", "trust"});
       !s) {
     return s;
   }
-  for (auto s : {r.get(t, "key", "follow.", c.key), r.get(t, "master_key", "follow.", c.master_key),
-                 r.get(t, "master", "follow.", c.master), r.get(t, "id", "follow.", c.id),
-                 r.get(t, "commit", "follow.", c.commit)}) {
+  for (auto s :
+       {r.strings(t, "trust", "follow.", c.trust), r.get(t, "key", "follow.", c.key),
+        r.get(t, "master_key", "follow.", c.master_key), r.get(t, "master", "follow.", c.master),
+        r.get(t, "id", "follow.", c.id), r.get(t, "commit", "follow.", c.commit)}) {
     if (!s) {
       return s;
     }

@@ -22,6 +22,7 @@ struct ServeConfig
   std::optional<std::string> level; // "auto" or 1 to 19
   std::optional<std::string> key;
   std::optional<std::string> authorized;
+  std::optional<std::string> sign_key;
   std::vector<std::string> exclude;
   std::map<std::string, std::string> channels; // name -> folder
 };
@@ -43,6 +44,7 @@ struct FollowConfig
   std::optional<std::string> commit;
   std::optional<std::string> key;
   std::optional<std::string> master_key;
+  std::vector<std::string> trust;
   std::vector<FollowChannelConfig> channels;
 };
 

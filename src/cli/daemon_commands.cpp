@@ -9,6 +9,7 @@
 #include "net/keys.hpp"
 #include "net/master.hpp"
 #include "output.hpp"
+#include "sync/signing.hpp"
 #include "util/file.hpp"
 #include "wire/codec.hpp"
 
@@ -32,6 +33,7 @@ struct ServeArgs
   std::string level = "12";
   std::string key;
   std::string authorized;
+  std::string sign_key;
   std::set<std::string> given; // options given on the command line
 };
 
@@ -65,6 +67,9 @@ int run_serve(ServeArgs a)
     }
     if (!a.given.contains("--authorized") && c.authorized) {
       a.authorized = *c.authorized;
+    }
+    if (!a.given.contains("--sign-key") && c.sign_key) {
+      a.sign_key = *c.sign_key;
     }
     if (!a.given.contains("--exclude")) {
       a.excludes = c.exclude;
@@ -113,6 +118,7 @@ int run_serve(ServeArgs a)
   }
   o.key = a.key;
   o.authorized = a.authorized;
+  o.sign_key = a.sign_key;
   o.reload = &g_reload;
   if (!loopback(o.host) && !a.insecure && a.key.empty()) {
     return fail(util::make_error(util::Errc::usage,
@@ -144,6 +150,7 @@ struct FollowArgs
   std::string timeout = "60s";
   std::string key;
   std::string master_key;
+  std::vector<std::string> trust;
   std::set<std::string> given; // options given on the command line
 };
 
@@ -172,6 +179,9 @@ int run_follow(FollowArgs a, bool once)
     if (!a.given.contains("--master-key") && c.master_key) {
       a.master_key = *c.master_key;
     }
+    if (!a.given.contains("--trust")) {
+      a.trust = c.trust;
+    }
     if (a.channel.empty()) {
       channels = c.channels;
     }
@@ -198,6 +208,14 @@ int run_follow(FollowArgs a, bool once)
   if (!deadline) {
     return fail(deadline.error());
   }
+  std::vector<sync::VerifyKey> trusted;
+  for (const std::string& path : a.trust) {
+    auto k = sync::read_verify_key(path);
+    if (!k) {
+      return fail(k.error());
+    }
+    trusted.push_back(*k);
+  }
   std::vector<net::FollowerOptions> all;
   for (const FollowChannelConfig& ch : channels) {
     if (auto s = core::validate_channel(ch.name); !s) {
@@ -218,6 +236,7 @@ int run_follow(FollowArgs a, bool once)
     o.tree.state = ch.state;
     o.tree.check = ch.check;
     o.tree.exec = ch.exec;
+    o.tree.trusted = trusted;
     o.tree.mode = commit == "inplace" ? core::CommitMode::inplace : core::CommitMode::atomic;
     o.tree.owners = ::geteuid() == 0 ? core::Owners::restore : core::Owners::keep;
     o.once = once;
@@ -256,6 +275,11 @@ void add_follow_options(CLI::App& cmd, FollowArgs& a)
     ->type_name("FILE");
   cmd.add_option("--master-key", a.master_key, "The master's public key file, pinned")
     ->type_name("FILE");
+  cmd
+    .add_option("--trust", a.trust,
+                "Stage only versions signed by this key (a master's NAME.verify; repeatable, "
+                "for a rotation)")
+    ->type_name("FILE");
   cmd.add_option("--commit", a.commit, "atomic (one swap) or inplace (file by file)")
     ->check(CLI::IsMember({"atomic", "inplace"}));
 }
@@ -288,6 +312,10 @@ void add_daemon_commands(CLI::App& app, Runner& selected)
                    "The folder of the followers' public keys it admits, NAME.pub each; SIGHUP "
                    "reads it again")
       ->type_name("DIR");
+    cmd
+      ->add_option("--sign-key", a->sign_key,
+                   "Sign every version it gives out with this key (treecast keygen --sign)")
+      ->type_name("FILE");
     cmd
       ->add_option("--exclude", a->excludes,
                    "Leave out paths matching this glob in every snapshot (repeatable; as for "
@@ -328,17 +356,29 @@ void add_daemon_commands(CLI::App& app, Runner& selected)
   {
     auto name = std::make_shared<std::string>();
     auto dir = std::make_shared<std::string>(".");
+    auto sign = std::make_shared<bool>(false);
     auto* cmd = app.add_subcommand(
       "keygen", "Make a CURVE key pair: NAME.key (secret, mode 0600) and NAME.pub");
     cmd->add_option("name", *name, "The key's name: a follower's id, or the master's")
       ->required()
       ->type_name("NAME");
     cmd->add_option("--dir", *dir, "Where to write them (default: the current folder)");
+    cmd->add_flag("--sign", *sign,
+                  "A signing key instead (Ed25519): NAME.sign (secret) and NAME.verify");
     cmd->callback([=, &selected] {
       selected = [=] {
         if (!wire::valid_name(*name)) {
           return fail(util::make_error(util::Errc::usage, "invalid key name " + util::quote(*name) +
                                                             ": use a follower id"));
+        }
+        if (*sign) {
+          auto s = sync::write_signing_key(*dir, *name);
+          if (!s) {
+            return fail(s.error());
+          }
+          std::cout << util::join(*dir, *name) << ".sign and " << util::join(*dir, *name)
+                    << ".verify\n";
+          return 0;
         }
         auto k = net::write_keypair(*dir, *name);
         if (!k) {

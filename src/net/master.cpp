@@ -452,6 +452,13 @@ util::Status run_master(const MasterOptions& options, const std::atomic<bool>& s
   if (!source) {
     return source.error();
   }
+  if (!options.sign_key.empty()) {
+    auto key = sync::read_signing_key(options.sign_key);
+    if (!key) {
+      return key.error();
+    }
+    (*source)->sign_with(*key);
+  }
   Master master(options, *store, **source, names, log);
   return master.run(stop);
 }

@@ -34,6 +34,8 @@ struct MasterOptions
   std::string key;
   std::string authorized;
   std::atomic<bool>* reload = nullptr; // set: read authorized again (SIGHUP)
+  // Ed25519: the key every version it gives out is signed with (empty: none).
+  std::string sign_key;
 };
 
 using LogLine = std::function<void(const std::string&)>;

@@ -110,6 +110,9 @@ wire::Heartbeat Publisher::heartbeat(const Channel& c) const
     h.pending = c.txn->ref;
   }
   h.last = c.last;
+  if (h.committed.number != 0) {
+    h.signature = m_source.signature(c.name, h.committed);
+  }
   return h;
 }
 
@@ -126,6 +129,7 @@ wire::Prepare Publisher::prepare(const Channel& c) const
   p.timeout_ms = static_cast<std::uint32_t>(std::clamp<Millis>(t.push.timeout, 0, UINT32_MAX));
   p.one_phase = t.push.one_phase;
   p.inline_delta = t.inline_delta;
+  p.signature = m_source.signature(c.name, t.push.version);
   return p;
 }
 

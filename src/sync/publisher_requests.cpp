@@ -119,6 +119,9 @@ void Publisher::on_hello(const std::string& peer, const wire::Hello& m, Millis n
   const auto committed = m_source.committed(c->name, 1);
   w.committed = committed.empty() ? wire::VersionRef{} : committed.front();
   w.last = c->last;
+  if (w.committed.number != 0) {
+    w.signature = m_source.signature(c->name, w.committed);
+  }
   if (c->txn && !c->txn->decided) {
     w.has_prepare = true;
     w.prepare = prepare(*c);

@@ -53,6 +53,15 @@ public:
   virtual std::optional<std::uint64_t> delta_size(const std::string& channel,
                                                   const wire::VersionRef& from,
                                                   const wire::VersionRef& to) const = 0;
+  // The master's signature of a version (treecast(1), SECURITY); empty
+  // when it signs none.
+  virtual std::vector<std::uint8_t> signature(const std::string& channel,
+                                              const wire::VersionRef& v) const
+  {
+    (void)channel;
+    (void)v;
+    return {};
+  }
   virtual util::Result<std::vector<std::uint8_t>> read_delta(const std::string& channel,
                                                              const wire::VersionRef& from,
                                                              const wire::VersionRef& to,

@@ -128,6 +128,12 @@ util::Status StoreSource::log_decision(const std::string& channel, const wire::T
              txn, version);
 }
 
+std::vector<std::uint8_t> StoreSource::signature(const std::string& channel,
+                                                 const wire::VersionRef& v) const
+{
+  return m_signing ? sign_version(*m_signing, channel, v) : std::vector<std::uint8_t>{};
+}
+
 util::Result<std::string> StoreSource::delta_path(const std::string& channel,
                                                   const wire::VersionRef& from,
                                                   const wire::VersionRef& to) const

@@ -9,6 +9,7 @@
 #include "core/delta.hpp"
 #include "core/store.hpp"
 #include "core/txlog.hpp"
+#include "sync/signing.hpp"
 #include "sync/source.hpp"
 
 #include <map>
@@ -49,6 +50,10 @@ public:
                                                      const wire::VersionRef& from,
                                                      const wire::VersionRef& to) const;
   const core::DeltaOptions& options() const { return m_options; }
+  // Signs every version it gives out with key (serve --sign-key).
+  void sign_with(SigningKey key) { m_signing = key; }
+  std::vector<std::uint8_t> signature(const std::string& channel,
+                                      const wire::VersionRef& v) const override;
 
 private:
   StoreSource(const core::Store& store, core::DeltaOptions options)
@@ -61,6 +66,7 @@ private:
   const core::Store& m_store;
   core::DeltaOptions m_options;
   std::uint64_t m_epoch = 0;
+  std::optional<SigningKey> m_signing;
   std::map<std::string, core::TxnLog> m_logs;
   static constexpr std::size_t k_max_cached_manifests = 32;
   mutable std::map<std::pair<std::string, std::uint64_t>, core::Manifest> m_manifests;

@@ -73,12 +73,12 @@ FollowerOutputs Subscriber::receive(const wire::Message& message, Millis now)
     }
   } else if (const auto* h = std::get_if<wire::Heartbeat>(&message)) {
     if (h->channel == m_options.channel) {
-      on_heartbeat(h->epoch, h->committed, h->pending, h->last, now, out);
+      on_heartbeat(h->epoch, h->committed, h->signature, h->pending, h->last, now, out);
     }
   } else if (const auto* w = std::get_if<wire::Welcome>(&message)) {
     if (w->channel == m_options.channel) {
-      on_heartbeat(w->epoch, w->committed, w->has_prepare ? w->prepare.txn : wire::TxnRef{},
-                   w->last, now, out);
+      on_heartbeat(w->epoch, w->committed, w->signature,
+                   w->has_prepare ? w->prepare.txn : wire::TxnRef{}, w->last, now, out);
       if (w->has_prepare) {
         on_prepare(w->prepare, now, out);
       }
@@ -147,6 +147,7 @@ void Subscriber::on_prepare(const wire::Prepare& p, Millis now, FollowerOutputs&
   w.one_phase = p.one_phase;
   w.from = held;
   w.to = p.version;
+  w.signature = p.signature;
   w.progress = now;
   m_work = std::move(w);
   m_phase = Phase::fetching;
@@ -241,6 +242,7 @@ void Subscriber::stage(FollowerOutputs& out)
   a.txn = w.txn.value_or(wire::TxnRef{});
   a.from = w.from;
   a.to = w.to;
+  a.signature = w.signature;
   out.actions.push_back(a);
 }
 
@@ -381,6 +383,7 @@ void Subscriber::on_decision(const wire::TxnRef& txn, wire::Outcome outcome,
 }
 
 void Subscriber::on_heartbeat(std::uint64_t epoch, const wire::VersionRef& committed,
+                              const std::vector<std::uint8_t>& signature,
                               const wire::TxnRef& pending, const wire::LastDecision& last,
                               Millis now, FollowerOutputs& out)
 {
@@ -426,6 +429,7 @@ void Subscriber::on_heartbeat(std::uint64_t epoch, const wire::VersionRef& commi
     Work w;
     w.from = m_replica.version();
     w.to = committed;
+    w.signature = signature;
     w.progress = now;
     m_work = std::move(w);
     m_phase = Phase::fetching;

@@ -32,6 +32,7 @@ struct Action
   wire::TxnRef txn;
   wire::VersionRef from;
   wire::VersionRef to;
+  std::vector<std::uint8_t> signature{}; // the master's of `to` (stage, apply), or empty
 };
 
 struct FollowerOutputs
@@ -89,6 +90,7 @@ private:
     bool one_phase = false;
     wire::VersionRef from;
     wire::VersionRef to;
+    std::vector<std::uint8_t> signature;         // of to, as the master gave it
     std::uint64_t total = 0;                     // known from the first CHUNK
     bool sized = false;                          //
     std::uint64_t written = 0;                   // bytes on disk, from 0
@@ -104,8 +106,8 @@ private:
   void on_decision(const wire::TxnRef& txn, wire::Outcome outcome, const wire::VersionRef& version,
                    Millis now, FollowerOutputs& out);
   void on_heartbeat(std::uint64_t epoch, const wire::VersionRef& committed,
-                    const wire::TxnRef& pending, const wire::LastDecision& last, Millis now,
-                    FollowerOutputs& out);
+                    const std::vector<std::uint8_t>& signature, const wire::TxnRef& pending,
+                    const wire::LastDecision& last, Millis now, FollowerOutputs& out);
   void on_chunk(const wire::Chunk& c, Millis now, FollowerOutputs& out);
   void fetch(Millis now, FollowerOutputs& out);
   void stage(FollowerOutputs& out);

@@ -107,6 +107,13 @@ util::Status TreeReplica::write_delta(std::uint64_t offset, std::span<const std:
 
 std::string TreeReplica::stage_and_check(const Action& a, util::Executor& executor)
 {
+  // Whoever relayed it, a version is staged only under a trusted signature.
+  if (!m_options.trusted.empty() &&
+      !verify_version(m_options.trusted, m_options.channel, a.to, a.signature)) {
+    return "v" + std::to_string(a.to.number) + " of " + m_options.channel +
+           (a.signature.empty() ? " is not signed"
+                                : " is not signed by a key this follower trusts");
+  }
   util::Fd fd(::open(m_spool.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {
     return util::io_error(m_spool, "cannot open", errno).message;

@@ -8,6 +8,7 @@
 
 #include "core/follower.hpp"
 #include "sync/replica.hpp"
+#include "sync/signing.hpp"
 #include "sync/subscriber.hpp"
 #include "util/executor.hpp"
 
@@ -29,6 +30,8 @@ struct TreeReplicaOptions
   std::string exec;  // shell command run after a commit
   std::chrono::milliseconds hook_timeout{std::chrono::minutes(5)};
   const std::atomic<bool>* cancel = nullptr; // set: hooks are killed (the daemon stops)
+  // Master keys whose signature a version needs (none: any version).
+  std::vector<VerifyKey> trusted;
 };
 
 class TreeReplica final : public Replica

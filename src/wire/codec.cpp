@@ -154,6 +154,7 @@ void prepare_fields(Io& io, P& m)
   io.u32("timeout", m.timeout_ms);
   io.flag("one-phase", m.one_phase);
   io.blob("inline delta", m.inline_delta, k_max_inline_delta);
+  io.blob("signature", m.signature, k_max_signature);
 }
 
 // The fields of each message, in order (protocol).
@@ -167,6 +168,7 @@ void fields(Io& io, M& m)
     version(io, m.committed);
     txn(io, m.pending);
     last_decision(io, m.last);
+    io.blob("signature", m.signature, k_max_signature);
   } else if constexpr (std::is_same_v<T, Prepare>) {
     prepare_fields(io, m);
   } else if constexpr (std::is_same_v<T, Decision>) {
@@ -211,6 +213,7 @@ void fields(Io& io, M& m)
     if (m.has_prepare) {
       prepare_fields(io, m.prepare);
     }
+    io.blob("signature", m.signature, k_max_signature);
   } else if constexpr (std::is_same_v<T, Chunk>) {
     io.name("channel", m.channel);
     version(io, m.from);

@@ -33,6 +33,7 @@ inline constexpr std::size_t k_max_chain = 64;                     // versions i
 inline constexpr std::size_t k_max_name = 128;                     // a channel or follower id
 inline constexpr std::size_t k_max_reason = 4096;                  // a refusal's reason
 inline constexpr std::size_t k_max_status = 768 * 1024;            // a STATUS reply's JSON
+inline constexpr std::size_t k_max_signature = 64;                 // an Ed25519 signature
 
 enum class Command : std::uint8_t
 { // protocol
@@ -99,6 +100,7 @@ struct Prepare
   std::uint32_t timeout_ms = 0;           // how long the master waits for votes
   bool one_phase = false;                 // commit as soon as the delta is verified
   std::vector<std::uint8_t> inline_delta; // that delta, when it is small; else empty
+  std::vector<std::uint8_t> signature{};  // of version, by the master's signing key; or empty
   bool operator==(const Prepare&) const = default;
 };
 
@@ -109,6 +111,7 @@ struct Heartbeat
   VersionRef committed;
   TxnRef pending; // the transaction in flight (number 0: none)
   LastDecision last;
+  std::vector<std::uint8_t> signature{}; // of committed; or empty
   bool operator==(const Heartbeat&) const = default;
 };
 
@@ -147,6 +150,7 @@ struct Welcome
   LastDecision last;
   bool has_prepare = false; // a transaction is in flight: prepare holds it
   Prepare prepare;
+  std::vector<std::uint8_t> signature{}; // of committed; or empty
   bool operator==(const Welcome&) const = default;
 };
 

@@ -121,4 +121,66 @@ TEST_F(cli_keys, OnlyListedKeysGetAnythingAndAVoteCountsUnderItsKeysName)
   EXPECT_EQ(status["channels"][0]["followers"][0]["id"], "web-1");
 }
 
+TEST_F(cli_keys, AFollowerStagesOnlyVersionsSignedByAKeyItTrusts)
+{
+  const std::string keys = m_temp / "keys";
+  for (const char* name : {"master", "old-master", "stranger"}) {
+    const auto r = run({TREECAST_BIN, "keygen", name, "--sign", "--dir", keys});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  const std::string src = m_temp / "src";
+  write_file(src + "/app.conf", "signed = yes\n");
+  const std::string store = m_temp / "store";
+  Daemon master({TREECAST_BIN, "serve", "--store", store, "--channel", "c=" + src, "--bind",
+                 address(), "--sign-key", keys + "/master.sign"},
+                m_temp / "serve.log");
+  ASSERT_TRUE(wait_until([&] { return fs::exists(store + "/control"); }))
+    << read_file(m_temp / "serve.log");
+  auto follower = [&](const std::string& id, const std::vector<std::string>& trust) {
+    std::vector<std::string> argv{TREECAST_BIN, "follow", "--master", address(),
+                                  "--channel",  "c",      "--dir",    m_temp / ("tree-" + id),
+                                  "--id",       id};
+    for (const auto& t : trust) {
+      argv.insert(argv.end(), {"--trust", keys + "/" + t + ".verify"});
+    }
+    return std::make_unique<Daemon>(argv, m_temp / (id + ".log"));
+  };
+  // Trusting the master's key (beside an old one: a rotation); trusting a
+  // stranger's only.
+  auto good = follower("good", {"old-master", "master"});
+  auto wary = follower("wary", {"stranger"});
+  ASSERT_TRUE(wait_until([&] {
+    const auto r = run({TREECAST_BIN, "status", "--store", store, "--json"});
+    std::size_t alive = 0;
+    for (auto at = r.out.find("\"alive\": true"); at != std::string::npos;
+         at = r.out.find("\"alive\": true", at + 1)) {
+      ++alive;
+    }
+    return alive >= 2;
+  }));
+  const auto r = run({TREECAST_BIN, "push", "c", "--store", store}, {}, std::chrono::seconds(60));
+  EXPECT_EQ(r.exit_code, 7) << r.out << r.err;
+  EXPECT_NE(r.out.find("wary  v0  vote no  aborted  v1 of c is not signed by a key this "
+                       "follower trusts"),
+            std::string::npos)
+    << r.out;
+  // The refusal ends the vote at once: good's yes may come too late to show.
+  EXPECT_NE(r.out.find("good  v0  vote "), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(m_temp / "tree-good/app.conf"));
+  EXPECT_FALSE(fs::exists(m_temp / "tree-wary/app.conf"));
+
+  // Without the stranger-trusting follower, the signed version commits.
+  wary->stop();
+  ASSERT_TRUE(wait_until(
+    [&] {
+      const auto s = run({TREECAST_BIN, "status", "--store", store, "--json"});
+      return s.out.find("\"alive\": false") != std::string::npos;
+    },
+    std::chrono::seconds(20)));
+  const auto again =
+    run({TREECAST_BIN, "push", "c", "--store", store}, {}, std::chrono::seconds(60));
+  EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_TRUE(wait_until([&] { return compare_trees(src, m_temp / "tree-good").empty(); }));
+}
+
 } // namespace

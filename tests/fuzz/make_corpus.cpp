@@ -70,10 +70,11 @@ void write_messages(const std::string& folder)
   const VersionRef v40{40, util::hash_bytes({})};
   const VersionRef v42{42, util::hash_bytes(std::vector<std::uint8_t>{42})};
   const TxnRef txn{0x5eed, 17};
-  Prepare prepare{"nginx", txn, v42, v40, {v42, v40}, 1500, 30000, false, {1, 2, 3}};
-  Welcome welcome{"nginx", 0x5eed, v40, {{0x5eed, 16}, Outcome::commit, v40}, true, prepare};
+  const std::vector<std::uint8_t> sig(64, 0x5a);
+  Prepare prepare{"nginx", txn, v42, v40, {v42, v40}, 1500, 30000, false, {1, 2, 3}, sig};
+  Welcome welcome{"nginx", 0x5eed, v40, {{0x5eed, 16}, Outcome::commit, v40}, true, prepare, sig};
   const Message messages[] = {
-    Heartbeat{"nginx", 0x5eed, v40, txn, {{0x5eed, 16}, Outcome::abort, v40}},
+    Heartbeat{"nginx", 0x5eed, v40, txn, {{0x5eed, 16}, Outcome::abort, v40}, sig},
     prepare,
     Decision{"nginx", txn, Outcome::abort, v42, "web-3 refused"},
     Hello{"web-3", "nginx", v40, FollowerState::staged, txn},

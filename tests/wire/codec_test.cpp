@@ -35,6 +35,7 @@ Prepare sample_prepare()
   p.timeout_ms = 30000;
   p.one_phase = true;
   p.inline_delta = {1, 2, 3, 4, 5};
+  p.signature.assign(64, 9);
   return p;
 }
 
@@ -49,7 +50,12 @@ std::vector<Message> samples()
   welcome.has_prepare = true;
   welcome.prepare = sample_prepare();
   return {
-    Heartbeat{"nginx", 99, {40, id(40)}, {99, 17}, {{99, 16}, Outcome::abort, {39, id(39)}}},
+    Heartbeat{"nginx",
+              99,
+              {40, id(40)},
+              {99, 17},
+              {{99, 16}, Outcome::abort, {39, id(39)}},
+              std::vector<std::uint8_t>(64, 3)},
     sample_prepare(),
     Decision{"nginx", {99, 17}, Outcome::abort, {42, id(42)}, "web-3 refused: nginx -t failed"},
     Hello{"web-3", "nginx", {40, id(40)}, FollowerState::staged, {99, 17}},
