@@ -122,6 +122,9 @@ TEST_F(cli_fleet, EveryPushReachesEveryFollowerWhole)
   const auto same = push();
   EXPECT_EQ(same.exit_code, 0) << same.err;
   EXPECT_EQ(same.out, "");
+  // The control socket is its owner's alone.
+  EXPECT_EQ(fs::status(m_store + "/control").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
   // One serve per store; a sync on a tree a follow keeps is refused at once.
   const auto second = run({TREECAST_BIN, "serve", "--store", m_store, "--channel",
                            "nginx=" + m_source, "--bind", "127.0.0.1:1"});

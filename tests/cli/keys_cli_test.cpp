@@ -2,6 +2,7 @@
 // the listed followers' keys on both its sockets, a follower that pins its
 // master's key, and the names votes are counted under.
 
+#include "net/keys.hpp"
 #include "support/daemon.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -9,6 +10,7 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <zmq.hpp>
 
 #include <filesystem>
 #include <memory>
@@ -114,6 +116,26 @@ TEST_F(cli_keys, OnlyListedKeysGetAnythingAndAVoteCountsUnderItsKeysName)
     << "logged more than once\n"
     << log;
   EXPECT_FALSE(fs::exists(m_temp / "tree-intruder/app.conf"));
+  // On PUB itself: a raw subscriber with the listed key hears heartbeats,
+  // one with an unlisted key hears nothing.
+  zmq::context_t context;
+  auto heard = [&](const std::string& key_file) {
+    auto mine = treecast::net::read_cert(key_file, true);
+    auto server = treecast::net::read_cert(keys + "/master.pub", false);
+    EXPECT_TRUE(mine && server);
+    zmq::socket_t sub(context, zmq::socket_type::sub);
+    sub.set(zmq::sockopt::linger, 0);
+    sub.set(zmq::sockopt::curve_serverkey, server->public_key);
+    sub.set(zmq::sockopt::curve_publickey, mine->public_key);
+    sub.set(zmq::sockopt::curve_secretkey, mine->secret_key);
+    sub.set(zmq::sockopt::rcvtimeo, 3000);
+    sub.set(zmq::sockopt::subscribe, "c");
+    sub.connect("tcp://" + address());
+    zmq::message_t topic;
+    return sub.recv(topic).has_value();
+  };
+  EXPECT_TRUE(heard(keys + "/web-1.key"));
+  EXPECT_FALSE(heard(keys + "/intruder.key"));
   EXPECT_FALSE(fs::exists(m_temp / "tree-web-1/app.conf"));
   const auto status =
     nlohmann::json::parse(run({TREECAST_BIN, "status", "--store", store, "--json"}).out);

@@ -368,4 +368,24 @@ TEST_F(FollowerCrashTest, KilledAroundAPrepareTheStageIsKeptOnlyWhenWhole)
   }
 }
 
+TEST_F(FollowerCrashTest, AFileSwappedForASymlinkBeforeTheCommitRefusesIt)
+{
+  // Between the vote and the commit, someone puts a symlink to a folder
+  // outside where a file was: the commit must not go through it.
+  const std::string dir = follower_at_a(m_round++);
+  ASSERT_TRUE(prepare(dir, m_delta, core::CommitMode::inplace, "5eed:17"));
+  fs::create_directories(m_dir / "outside");
+  fs::remove(dir + "/etc/old.conf");
+  fs::create_directory_symlink(m_dir / "outside", dir + "/etc/old.conf");
+  const auto c = commit_prepared(dir);
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code, util::Errc::conflict);
+  EXPECT_NE(c.error().message.find("etc/old.conf"), std::string::npos) << c.error().message;
+  EXPECT_TRUE(fs::is_empty(m_dir / "outside"));
+  auto f = core::Follower::open(dir, "", core::Create::yes);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->current().id, m_a.id);
+  ASSERT_TRUE(f->abort_prepared());
+}
+
 } // namespace
