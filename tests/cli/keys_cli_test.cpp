@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
+#include <csignal>
 #include <filesystem>
 #include <memory>
 #include <sys/stat.h>
@@ -136,6 +137,15 @@ TEST_F(cli_keys, OnlyListedKeysGetAnythingAndAVoteCountsUnderItsKeysName)
   };
   EXPECT_TRUE(heard(keys + "/web-1.key"));
   EXPECT_FALSE(heard(keys + "/intruder.key"));
+  // Listed later, and SIGHUP: admitted.
+  fs::copy(keys + "/intruder.pub", m_temp / "authorized/intruder.pub");
+  ::kill(master.pid(), SIGHUP);
+  EXPECT_TRUE(wait_until([&] {
+    return read_file(m_temp / "serve.log").find("2 followers' keys authorized") !=
+           std::string::npos;
+  }))
+    << read_file(m_temp / "serve.log");
+  EXPECT_TRUE(heard(keys + "/intruder.key"));
   EXPECT_FALSE(fs::exists(m_temp / "tree-web-1/app.conf"));
   const auto status =
     nlohmann::json::parse(run({TREECAST_BIN, "status", "--store", store, "--json"}).out);
