@@ -27,6 +27,7 @@ struct PushArgs
   bool json = false;
   bool verbose = false;
   std::string rollback_to; // rollback: the version whose tree to publish again
+  std::string max_delete;  // a count or a percentage; empty: no limit
 };
 
 int run_push(const PushArgs& a)
@@ -42,7 +43,8 @@ int run_push(const PushArgs& a)
                                {"timeout_ms", timeout->count()},
                                {"quorum", a.quorum},
                                {"min_followers", a.min_followers},
-                               {"one_phase", a.one_phase}};
+                               {"one_phase", a.one_phase},
+                               {"max_delete", a.max_delete}};
   // The snapshot, the votes, then as long again for the acks.
   auto reply = ask_master(a.store.store, request, 2 * *timeout + std::chrono::minutes(10));
   if (!reply) {
@@ -198,6 +200,11 @@ void add_fleet_commands(CLI::App& app, Runner& selected)
     cmd->add_flag("--one-phase", a->one_phase, "Followers commit as soon as they verified");
     if (!rollback) {
       cmd->add_option("-m,--message", a->message, "A message stored with the version");
+      cmd
+        ->add_option("--max-delete", a->max_delete,
+                     "Refuse a version that deletes more entries than N, or P% (a tree emptied "
+                     "by mistake)")
+        ->type_name("N|P%");
     }
     cmd->add_flag("--json", a->json, "Print the outcome as JSON");
     cmd->add_flag("-v,--verbose", a->verbose, "Say so when nothing changed too");

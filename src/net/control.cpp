@@ -74,4 +74,19 @@ std::optional<sync::Quorum> parse_quorum(const std::string& text)
   return q;
 }
 
+std::optional<std::pair<bool, std::uint32_t>> parse_limit(const std::string& text)
+{
+  const bool percent = !text.empty() && text.back() == '%';
+  const std::string digits = percent ? text.substr(0, text.size() - 1) : text;
+  if (digits.empty() || digits.size() > 9 ||
+      digits.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  const auto value = static_cast<std::uint32_t>(std::stoul(digits));
+  if (percent && value > 100) {
+    return std::nullopt;
+  }
+  return std::make_pair(percent, value);
+}
+
 } // namespace treecast::net

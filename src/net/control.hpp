@@ -17,5 +17,7 @@ namespace treecast::net {
 [[nodiscard]] std::string dump(const nlohmann::json& j);
 // "all", "N" or "P%".
 [[nodiscard]] std::optional<sync::Quorum> parse_quorum(const std::string& text);
+// "N" or "P%", 0 included: (percent, value).
+[[nodiscard]] std::optional<std::pair<bool, std::uint32_t>> parse_limit(const std::string& text);
 
 } // namespace treecast::net

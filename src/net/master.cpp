@@ -295,6 +295,12 @@ private:
     p.quorum = *quorum;
     p.min_followers = request.value("min_followers", 0U);
     p.one_phase = request.value("one_phase", false);
+    const std::string max_delete = request.value("max_delete", "");
+    if (!max_delete.empty() && !parse_limit(max_delete)) {
+      answer(peer, {{"result", "error"}, {"error", "--max-delete: a count or a percentage"}});
+      return;
+    }
+    m_max_delete[channel] = max_delete;
     m_pushes[channel] = peer;
     core::SnapshotOptions options;
     options.channel = channel;
@@ -345,13 +351,30 @@ private:
       m_pushes.erase(waiting);
       return;
     }
-    if (m_source.delta_size(p.channel, prior, p.version)) {
-      begin(p);
-      return;
-    }
     auto from = m_source.manifest(p.channel, prior);
     if (!from) {
       fail_push(p.channel, from.error().message);
+      return;
+    }
+    // --max-delete: a tree emptied by mistake is not pushed.
+    if (const std::string limit = m_max_delete[p.channel]; !limit.empty()) {
+      std::size_t gone = 0;
+      for (const core::Entry& e : from->entries) {
+        gone += manifest.find(e.path) == nullptr ? 1 : 0;
+      }
+      const auto q = parse_limit(limit);
+      const std::size_t allowed = q->first ? from->entries.size() * q->second / 100 : q->second;
+      if (gone > allowed) {
+        fail_push(p.channel, "v" + std::to_string(p.version.number) + " deletes " +
+                               std::to_string(gone) + " of the " +
+                               std::to_string(from->entries.size()) + " entries of v" +
+                               std::to_string(prior.number) + ", more than --max-delete " + limit +
+                               " allows; nothing was pushed");
+        return;
+      }
+    }
+    if (m_source.delta_size(p.channel, prior, p.version)) {
+      begin(p);
       return;
     }
     const core::DeltaOptions options = m_source.options();
@@ -412,6 +435,7 @@ private:
   zmq::socket_t* m_control = nullptr;
   Worker* m_worker = nullptr;
   std::map<std::string, std::string> m_pushes;          // channel -> the control peer waiting
+  std::map<std::string, std::string> m_max_delete;      // channel -> its push's --max-delete
   std::optional<Keypair> m_key;                         // the master's, with --key
   ZapHandler m_zap;                                     // the authorized keys
   std::map<std::string, std::int64_t> m_refused_logged; // key -> when last logged

@@ -510,4 +510,30 @@ TEST_F(cli_fleet, AFollowerWhoseDiskIsFullVotesNoAndKeepsItsTree)
   EXPECT_TRUE(no_stage(dir("web-2")));
 }
 
+TEST_F(cli_fleet, MaxDeleteRefusesATreeEmptiedByMistake)
+{
+  follow("web-1");
+  ASSERT_TRUE(wait_until([&] { return alive(1); }));
+  for (int i = 0; i < 8; ++i) {
+    write_file(m_source + "/conf.d/site-" + std::to_string(i) + ".conf", "x\n");
+  }
+  ASSERT_EQ(push().exit_code, 0);
+  expect_same("web-1");
+  fs::copy(m_source, m_temp / "committed",
+           fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  fs::remove_all(m_source + "/conf.d");
+  const auto refused = push({"--max-delete", "10%"});
+  EXPECT_EQ(refused.exit_code, 6) << refused.out << refused.err;
+  EXPECT_NE(refused.err.find("deletes 9 of the 14 entries of v1, more than --max-delete 10% "
+                             "allows; nothing was pushed"),
+            std::string::npos)
+    << refused.err;
+  EXPECT_EQ(compare_trees(m_temp / "committed", dir("web-1")), "");
+  EXPECT_NE(push({"--max-delete", "0"}).exit_code, 0);
+  EXPECT_EQ(push({"--max-delete", "x"}).exit_code, 6);
+  const auto allowed = push({"--max-delete", "9"});
+  EXPECT_EQ(allowed.exit_code, 0) << allowed.out << allowed.err;
+  expect_same("web-1");
+}
+
 } // namespace
