@@ -32,20 +32,6 @@ std::string header(const char* what)
          "\n\nmetadata\ncurve\n";
 }
 
-util::Status write_new(const std::string& path, const std::string& text, mode_t mode)
-{
-  util::Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
-  if (!fd) {
-    return util::io_error(path, errno == EEXIST ? "will not overwrite" : "cannot create", errno);
-  }
-  if (::fchmod(fd.get(), mode) != 0 ||
-      ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
-      ::fsync(fd.get()) != 0) {
-    return util::io_error(path, "cannot write", errno);
-  }
-  return {};
-}
-
 } // namespace
 
 util::Result<Keypair> write_keypair(const std::string& dir, const std::string& name)
@@ -60,20 +46,21 @@ util::Result<Keypair> write_keypair(const std::string& dir, const std::string& n
     return s.error();
   }
   const std::string base = util::join(dir, name);
-  if (auto s = write_new(base + ".key",
-                         header("ZeroMQ CURVE **Secret** Certificate\n#   DO NOT PROVIDE THIS FILE "
-                                "TO OTHER USERS nor change its permissions.") +
-                           "    public-key = \"" + k.public_key + "\"\n    secret-key = \"" +
-                           k.secret_key + "\"\n",
-                         0600);
+  if (auto s = util::write_new_file(
+        base + ".key",
+        header("ZeroMQ CURVE **Secret** Certificate\n#   DO NOT PROVIDE THIS FILE "
+               "TO OTHER USERS nor change its permissions.") +
+          "    public-key = \"" + k.public_key + "\"\n    secret-key = \"" + k.secret_key + "\"\n",
+        0600);
       !s) {
     return s.error();
   }
-  if (auto s = write_new(base + ".pub",
-                         header("ZeroMQ CURVE Public Certificate\n#   Exchange securely, or "
-                                "check it after the exchange.") +
-                           "    public-key = \"" + k.public_key + "\"\n",
-                         0644);
+  if (auto s =
+        util::write_new_file(base + ".pub",
+                             header("ZeroMQ CURVE Public Certificate\n#   Exchange securely, or "
+                                    "check it after the exchange.") +
+                               "    public-key = \"" + k.public_key + "\"\n",
+                             0644);
       !s) {
     return s.error();
   }
@@ -104,12 +91,8 @@ util::Result<Keypair> read_cert(const std::string& path, bool secret)
       util::Errc::data, util::quote(path) + " holds no CURVE public key (public-key = \"...\")");
   }
   if (secret) {
-    struct stat st
-    {};
-    if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
-      return util::make_error(util::Errc::conflict,
-                              util::quote(path) +
-                                " is readable by others: a secret key must be mode 0600");
+    if (auto s = util::check_owner_only(path, "a secret key"); !s) {
+      return s.error();
     }
     k.secret_key = value("secret-key");
     if (!valid_z85_key(k.secret_key)) {

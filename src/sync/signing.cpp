@@ -52,20 +52,6 @@ bool read_hex(const std::string& text, const char* name, std::span<std::uint8_t>
          len == out.size();
 }
 
-util::Status write_new(const std::string& path, const std::string& text, mode_t mode)
-{
-  util::Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
-  if (!fd) {
-    return util::io_error(path, errno == EEXIST ? "will not overwrite" : "cannot create", errno);
-  }
-  if (::fchmod(fd.get(), mode) != 0 ||
-      ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
-      ::fsync(fd.get()) != 0) {
-    return util::io_error(path, "cannot write", errno);
-  }
-  return {};
-}
-
 bool ready()
 {
   static const bool ok = sodium_init() >= 0;
@@ -86,15 +72,16 @@ util::Result<SigningKey> write_signing_key(const std::string& dir, const std::st
   }
   const std::string base = util::join(dir, name);
   const std::string pub = "public-key = \"" + hex(k.pub.data(), k.pub.size()) + "\"\n";
-  if (auto s = write_new(base + ".sign",
-                         "# treecast signing key (Ed25519), secret: it stays on the master\n" +
-                           pub + "secret-key = \"" + hex(k.secret.data(), k.secret.size()) + "\"\n",
-                         0600);
+  if (auto s = util::write_new_file(
+        base + ".sign",
+        "# treecast signing key (Ed25519), secret: it stays on the master\n" + pub +
+          "secret-key = \"" + hex(k.secret.data(), k.secret.size()) + "\"\n",
+        0600);
       !s) {
     return s.error();
   }
-  if (auto s = write_new(base + ".verify",
-                         "# treecast verifying key (Ed25519): followers trust it\n" + pub, 0644);
+  if (auto s = util::write_new_file(
+        base + ".verify", "# treecast verifying key (Ed25519): followers trust it\n" + pub, 0644);
       !s) {
     return s.error();
   }
@@ -107,12 +94,8 @@ util::Result<SigningKey> read_signing_key(const std::string& path)
   if (!bytes) {
     return bytes.error();
   }
-  struct stat st
-  {};
-  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
-    return util::make_error(util::Errc::conflict,
-                            util::quote(path) +
-                              " is readable by others: a signing key must be mode 0600");
+  if (auto s = util::check_owner_only(path, "a signing key"); !s) {
+    return s.error();
   }
   const std::string text(bytes->begin(), bytes->end());
   SigningKey k;

@@ -300,4 +300,35 @@ Result<Fd> open_beneath(int root_fd, std::string_view relative, int flags, unsig
   return fd;
 }
 
+Status write_new_file(const std::string& path, std::string_view text, unsigned mode)
+{
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
+  if (!fd) {
+    return io_error(path, errno == EEXIST ? "will not overwrite" : "cannot create", errno);
+  }
+  if (::fchmod(fd.get(), mode) != 0) {
+    return io_error(path, "cannot set the mode of", errno);
+  }
+  if (auto s = write_all(fd.get(),
+                         {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}, path);
+      !s) {
+    return s;
+  }
+  if (::fsync(fd.get()) != 0) {
+    return io_error(path, "cannot flush", errno);
+  }
+  return {};
+}
+
+Status check_owner_only(const std::string& path, std::string_view what)
+{
+  struct stat st
+  {};
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    return make_error(Errc::conflict, quote(path) + " is readable by others: " + std::string(what) +
+                                        " must be mode 0600");
+  }
+  return {};
+}
+
 } // namespace treecast::util

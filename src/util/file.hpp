@@ -62,6 +62,11 @@ enum class Durability : std::uint8_t
 [[nodiscard]] Status write_file_atomic(const std::string& path, std::span<const std::uint8_t> data,
                                        Durability durability);
 [[nodiscard]] Status fsync_dir(const std::string& path);
+// Creates path with text, mode and fsync; refuses an existing file (keys
+// are never overwritten).
+[[nodiscard]] Status write_new_file(const std::string& path, std::string_view text, unsigned mode);
+// A secret's file (a key): conflict when others than its owner may read it.
+[[nodiscard]] Status check_owner_only(const std::string& path, std::string_view what);
 // mkdir -p; existing folders are fine.
 [[nodiscard]] Status make_dirs(const std::string& path);
 // rm -r of a path that may not exist.
