@@ -7,7 +7,9 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libzmq3-dev cppzmq-dev libxxhash-dev libzstd-dev libboost-filesystem-dev
   libgtest-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libsodium-dev
+  libsystemd-dev
   clang-format zstd xxhash rsync
+  man-db groff-base dpkg-dev bash-completion
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(hyperfine time xdelta3)

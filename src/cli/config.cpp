@@ -2,6 +2,7 @@
 
 #include "util/file.hpp"
 
+#include <filesystem>
 #include <set>
 #include <sstream>
 #include <toml++/toml.h>
@@ -222,6 +223,15 @@ util::Result<Config> load_config(const std::string& path)
     }
   }
   return c;
+}
+
+std::string default_config(const std::string& given, bool was_given)
+{
+  if (was_given) {
+    return given;
+  }
+  std::error_code ec;
+  return std::filesystem::exists(k_default_config, ec) ? k_default_config : "";
 }
 
 } // namespace treecast::cli

@@ -56,4 +56,10 @@ struct Config
 
 [[nodiscard]] util::Result<Config> load_config(const std::string& path);
 
+// The file serve and follow read when --config is not given:
+// /etc/treecast/treecast.toml, if it exists ("" if not). --config ''
+// reads none.
+inline constexpr const char* k_default_config = "/etc/treecast/treecast.toml";
+[[nodiscard]] std::string default_config(const std::string& given, bool was_given);
+
 } // namespace treecast::cli

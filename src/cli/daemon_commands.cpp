@@ -39,8 +39,10 @@ struct ServeArgs
 
 int run_serve(ServeArgs a)
 {
+  set_log_base(util::Level::info, true);
   net::MasterOptions o;
   // The config file's values, where no flag says otherwise.
+  a.config = default_config(a.config, a.given.contains("--config"));
   if (!a.config.empty()) {
     auto config = load_config(a.config);
     if (!config) {
@@ -128,10 +130,12 @@ int run_serve(ServeArgs a)
                                    "address, or --insecure to accept that"));
   }
   if (!loopback(o.host) && a.key.empty()) {
-    log_line("warning: serving without authentication or encryption on " + o.host +
-             " (--insecure)");
+    log_line(util::Level::warning,
+             "serving without authentication or encryption on " + o.host + " (--insecure)");
   }
   catch_signals();
+  net::ServiceNotifier service;
+  o.service = &service;
   auto s = net::run_master(o, g_stop, log_line);
   return s ? 0 : fail(s.error());
 }
@@ -158,6 +162,7 @@ int run_follow(FollowArgs a, bool once)
 {
   // One channel from the flags, or every [[follow.channel]] of the config.
   std::vector<FollowChannelConfig> channels;
+  a.config = default_config(a.config, a.given.contains("--config"));
   if (!a.config.empty()) {
     auto config = load_config(a.config);
     if (!config) {
@@ -182,11 +187,30 @@ int run_follow(FollowArgs a, bool once)
     if (!a.given.contains("--trust")) {
       a.trust = c.trust;
     }
-    if (a.channel.empty()) {
-      channels = c.channels;
+    for (const auto& ch : c.channels) {
+      // --channel NAME alone: that channel of the config.
+      if (a.channel.empty() || (a.dir.empty() && ch.name == a.channel)) {
+        channels.push_back(ch);
+      }
+    }
+    if (!a.channel.empty() && a.dir.empty() && channels.empty()) {
+      return fail(util::make_error(util::Errc::usage, "channel " + util::quote(a.channel) +
+                                                        " is not in " + a.config +
+                                                        ": give --dir, or add it there"));
+    }
+    if (!a.channel.empty() && a.dir.empty()) {
+      // Its hooks and state from the flags, where given.
+      FollowChannelConfig& ch = channels.front();
+      for (auto [flag, value, field] :
+           {std::tuple{"--state", &a.state, &ch.state}, std::tuple{"--check", &a.check, &ch.check},
+            std::tuple{"--exec", &a.exec, &ch.exec}}) {
+        if (a.given.contains(flag)) {
+          *field = *value;
+        }
+      }
     }
   }
-  if (!a.channel.empty()) {
+  if (!a.channel.empty() && (!a.dir.empty() || channels.empty())) {
     if (a.dir.empty()) {
       return fail(util::make_error(util::Errc::usage, "--channel needs --dir"));
     }
@@ -244,10 +268,14 @@ int run_follow(FollowArgs a, bool once)
     all.push_back(std::move(o));
   }
   catch_signals();
-  auto r = net::run_followers(
-    all, g_stop,
-    once ? net::LogLine([](const std::string& l) { std::cerr << "treecast: " << l << '\n'; })
-         : net::LogLine(log_line));
+  set_log_base(once ? util::Level::notice : util::Level::info, !once);
+  net::ServiceNotifier service(all.size());
+  if (!once) {
+    for (auto& o : all) {
+      o.service = &service;
+    }
+  }
+  auto r = net::run_followers(all, g_stop, log_line);
   return r ? *r : fail(r.error());
 }
 
@@ -258,7 +286,9 @@ void add_follow_options(CLI::App& cmd, FollowArgs& a)
     ->type_name("HOST[:PORT]");
   cmd
     .add_option("--config", a.config,
-                "A treecast.toml: its [follow] values and channels, where no flag says otherwise")
+                "A treecast.toml: its [follow] values and channels, where no flag says "
+                "otherwise (default: /etc/treecast/treecast.toml if it exists; '' for none). "
+                "With --channel NAME and no --dir: that channel of the file")
     ->type_name("FILE");
   cmd.add_option("--channel", a.channel, "The channel to follow (else the config's channels)")
     ->type_name("NAME");
@@ -295,7 +325,8 @@ void add_daemon_commands(CLI::App& app, Runner& selected)
     a->store = env != nullptr && *env != '\0' ? env : "/var/lib/treecast";
     cmd
       ->add_option("--config", a->config,
-                   "A treecast.toml: its [serve] values, where no flag says otherwise")
+                   "A treecast.toml: its [serve] values, where no flag says otherwise "
+                   "(default: /etc/treecast/treecast.toml if it exists; '' for none)")
       ->type_name("FILE");
     cmd->add_option("--store", a->store, "The store folder")->type_name("PATH");
     cmd->add_option("--channel", a->channels, "A channel and the folder it publishes, NAME=DIR")

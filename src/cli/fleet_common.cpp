@@ -36,15 +36,6 @@ void catch_signals()
   ::sigaction(SIGHUP, &sa, nullptr);
 }
 
-// Log lines of the daemons: a time, then the line, on stderr.
-void log_line(const std::string& line)
-{
-  const std::time_t t = std::time(nullptr);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  std::cerr << stamp << ' ' << line << std::endl;
-}
-
 // "30s", "500ms", "2m", "1h" or a number of seconds.
 util::Result<std::chrono::milliseconds> parse_duration(const std::string& text)
 {

@@ -5,6 +5,7 @@
 // addresses on the command line, and the request to a running serve
 // through its control socket.
 
+#include "log.hpp"
 #include "util/result.hpp"
 
 #include <CLI/CLI.hpp>
@@ -23,9 +24,6 @@ namespace treecast::cli {
 extern std::atomic<bool> g_stop;
 extern std::atomic<bool> g_reload;
 void catch_signals();
-
-// A log line of a daemon: a UTC time, then the line, on stderr.
-void log_line(const std::string& line);
 
 // "30s", "500ms", "2m", "1h" or a number of seconds.
 [[nodiscard]] util::Result<std::chrono::milliseconds> parse_duration(const std::string& text);

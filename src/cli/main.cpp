@@ -5,6 +5,7 @@
 // that catches exceptions: they mean a bug, and exit 1.
 
 #include "commands.hpp"
+#include "log.hpp"
 #include "output.hpp"
 
 #include <algorithm>
@@ -26,6 +27,13 @@ int main(int argc, char** argv)
                "treecast");
   app.set_version_flag("--version", "treecast 0.1.0");
   app.require_subcommand(1);
+  // -v and -q anywhere on the line: before the command, or after it, where
+  // an option the command does not know falls through to here.
+  app.fallthrough();
+  int verbose = 0;
+  int quiet = 0;
+  app.add_flag("-v,--verbose", verbose, "Log one level more, up to debug (repeatable)");
+  app.add_flag("-q,--quiet", quiet, "Log one level less; errors always show (repeatable)");
   app.footer("Run 'treecast COMMAND --help' for a command's options; man treecast for more.");
 
   Runner selected;
@@ -62,6 +70,7 @@ int main(int argc, char** argv)
               << "\nRun 'treecast --help', or 'treecast COMMAND --help', for usage.\n";
     return static_cast<int>(Exit::usage);
   }
+  set_verbosity(verbose - quiet);
   try {
     return selected ? selected() : static_cast<int>(Exit::usage);
   } catch (const std::exception& e) {

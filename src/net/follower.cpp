@@ -47,7 +47,7 @@ public:
       auto mine = read_cert(m_options.key, true);
       auto master = mine ? read_cert(m_options.master_key, false) : mine;
       if (!master) {
-        m_log(master.error().message);
+        m_log(util::Level::error, master.error().message);
         return k_exit_unreachable;
       }
       for (zmq::socket_t* s : {&sub, &dealer}) {
@@ -61,7 +61,8 @@ public:
       sub.connect(tcp(m_options.host, m_options.port));
       dealer.connect(tcp(m_options.host, m_options.port + 1));
     } catch (const zmq::error_t& e) {
-      m_log("cannot reach " + tcp(m_options.host, m_options.port) + ": " + e.what());
+      m_log(util::Level::error,
+            "cannot reach " + tcp(m_options.host, m_options.port) + ": " + e.what());
       return k_exit_unreachable;
     }
     m_dealer = &dealer;
@@ -71,11 +72,17 @@ public:
     Worker worker(context);
     m_worker = &worker;
     if (!m_replica.recovered().empty()) {
-      m_log(m_options.tree.dir + ": " + m_replica.recovered());
+      m_log(util::Level::notice, m_options.tree.dir + ": " + m_replica.recovered());
     }
     const sync::Millis started = now_ms();
     apply(m_sub.start(started));
+    if (m_options.service != nullptr) {
+      m_options.service->ready(m_options.loop, shown_state());
+    }
     while (!stop.load()) {
+      if (m_options.service != nullptr) {
+        m_options.service->alive(m_options.loop);
+      }
       const auto ready = wait_any({&sub, &dealer, &worker.wake()});
       if (ready[0]) {
         on_sub(sub);
@@ -100,12 +107,16 @@ public:
           return 0;
         }
         if (now_ms() - started > m_options.deadline.count()) {
-          m_log(m_sub.heard()
+          m_log(util::Level::error,
+                m_sub.heard()
                   ? "not in step with the master before the deadline"
                   : "no answer from the master at " + tcp(m_options.host, m_options.port + 1));
           return m_sub.heard() ? k_exit_not_in_step : k_exit_unreachable;
         }
       }
+    }
+    if (m_options.service != nullptr) {
+      m_options.service->stopping();
     }
     return m_options.once ? k_exit_interrupted : 0;
   }
@@ -122,10 +133,10 @@ private:
         return [this, a, error] {
           m_replica.settle();
           for (const auto& line : m_replica.take_log()) {
-            m_log(line);
+            m_log(line.level, line.text);
           }
           if (!error.empty() && m_options.once && a.kind == sync::Action::Kind::apply) {
-            m_log(error);
+            m_log(util::Level::error, error);
             m_failed = true;
           }
           apply(m_sub.done(a, error, now_ms()));
@@ -133,13 +144,24 @@ private:
       });
     }
     for (const auto& line : out.log) {
-      m_log(line);
+      m_log(line.level, line.text);
     }
   }
 
   // STATE/follow.status: what treecast status --dir shows while this runs.
+  // systemctl status: "nginx at v5", or what it is doing.
+  std::string shown_state() const
+  {
+    const char* doing[] = {"", ", fetching", ", staging", ", voted", ", finishing"};
+    return m_options.tree.channel + " at v" + std::to_string(m_replica.version().number) +
+           doing[static_cast<int>(m_sub.phase())];
+  }
+
   void write_status()
   {
+    if (m_options.service != nullptr) {
+      m_options.service->status(m_options.loop, shown_state());
+    }
     const char* phases[] = {"idle", "fetching", "staging", "voted", "finishing"};
     nlohmann::json j{{"channel", m_options.tree.channel},
                      {"id", m_options.id},
@@ -162,7 +184,7 @@ private:
                      .count();
     auto message = wire::decode({body.data<std::uint8_t>(), body.size()});
     if (!message) {
-      m_log("dropped a malformed message: " + message.error().message);
+      m_log(util::Level::debug, "dropped a malformed message: " + message.error().message);
       return;
     }
     apply(m_sub.receive(*message, now_ms()));
@@ -193,7 +215,7 @@ private:
       if (frames->whole && frames->parts.size() == 2 && frames->parts[0].size() == 0) {
         deliver(frames->parts[1]);
       } else {
-        m_log("dropped a reply that is not [empty][message]");
+        m_log(util::Level::debug, "dropped a reply that is not [empty][message]");
       }
     }
   }
@@ -249,9 +271,9 @@ util::Result<int> run_followers(const std::vector<FollowerOptions>& channels,
     return run_follower(channels[0], stop, log);
   }
   std::mutex mutex;
-  const LogLine locked = [&](const std::string& line) {
+  const LogLine locked = [&](util::Level level, const std::string& line) {
     std::lock_guard lock(mutex);
-    log(line);
+    log(level, line);
   };
   std::atomic<bool> stop_all{false};
   std::atomic<std::size_t> running{channels.size()};
@@ -259,7 +281,9 @@ util::Result<int> run_followers(const std::vector<FollowerOptions>& channels,
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < channels.size(); ++i) {
     threads.emplace_back([&, i] {
-      codes[i] = run_follower(channels[i], stop_all, locked);
+      FollowerOptions o = channels[i];
+      o.loop = i;
+      codes[i] = run_follower(o, stop_all, locked);
       if (!codes[i] || *codes[i] != 0) {
         stop_all.store(true);
       }

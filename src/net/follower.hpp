@@ -30,6 +30,10 @@ struct FollowerOptions
   // version, or when the deadline passes.
   bool once = false;
   std::chrono::milliseconds deadline{std::chrono::seconds(60)};
+  // systemd: ready, watchdog, status; this channel's loop is number loop
+  // (run_followers numbers them).
+  ServiceNotifier* service = nullptr;
+  std::size_t loop = 0;
 };
 
 // Exit codes of the one-shot form (treecast(1), EXIT STATUS).

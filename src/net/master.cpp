@@ -86,12 +86,19 @@ public:
     m_control = &control;
     Worker worker(context);
     m_worker = &worker;
-    m_log("serving " + std::to_string(m_options.channels.size()) + " channel" +
-          (m_options.channels.size() == 1 ? "" : "s") + " on " +
-          tcp(m_options.host, m_options.port) + " (PUB) and port " +
-          std::to_string(m_options.port + 1) + " (ROUTER)");
+    m_log(util::Level::notice, "serving " + std::to_string(m_options.channels.size()) + " channel" +
+                                 (m_options.channels.size() == 1 ? "" : "s") + " on " +
+                                 tcp(m_options.host, m_options.port) + " (PUB) and port " +
+                                 std::to_string(m_options.port + 1) + " (ROUTER)");
     apply(m_pub.start(now_ms()));
+    if (m_options.service != nullptr) {
+      m_options.service->ready(0, "serving " + std::to_string(m_options.channels.size()) +
+                                    " channel" + (m_options.channels.size() == 1 ? "" : "s"));
+    }
     while (!stop.load()) {
+      if (m_options.service != nullptr) {
+        m_options.service->alive(0);
+      }
       const auto ready = wait_any({&router, &control, &worker.wake(), &zap});
       if (ready[0]) {
         on_router();
@@ -110,7 +117,10 @@ public:
       }
       apply(m_pub.tick(now_ms()));
     }
-    m_log("stopping");
+    m_log(util::Level::notice, "stopping");
+    if (m_options.service != nullptr) {
+      m_options.service->stopping();
+    }
     (void)::unlink(control_path.c_str());
     return {};
   }
@@ -135,7 +145,7 @@ private:
       }
     }
     for (const auto& line : out.log) {
-      m_log(line);
+      m_log(line.level, line.text);
     }
   }
 
@@ -143,10 +153,11 @@ private:
   {
     auto n = m_zap.load(m_options.authorized);
     if (!n) {
-      m_log("cannot read the authorized keys: " + n.error().message);
+      m_log(util::Level::error, "cannot read the authorized keys: " + n.error().message);
       return n.error();
     }
-    m_log(std::to_string(*n) + " followers' keys authorized, from " + m_options.authorized);
+    m_log(util::Level::notice,
+          std::to_string(*n) + " followers' keys authorized, from " + m_options.authorized);
     return {};
   }
 
@@ -158,8 +169,8 @@ private:
       auto& last = m_refused_logged[refused->second];
       if (last == 0 || now - last >= 60000) {
         last = now;
-        m_log("refused a connection from " + refused->first + ": key " + refused->second +
-              " is not authorized");
+        m_log(util::Level::warning, "refused a connection from " + refused->first + ": key " +
+                                      refused->second + " is not authorized");
       }
       if (m_refused_logged.size() > 10000) {
         m_refused_logged.clear();
@@ -180,14 +191,14 @@ private:
       }
       const std::string peer = parts[0].to_string();
       if (!frames->whole || parts.size() != 3 || parts[1].size() != 0) {
-        m_log("dropped a request that is not [routing id][empty][message]");
+        m_log(util::Level::debug, "dropped a request that is not [routing id][empty][message]");
         (void)reply(*m_router, peer,
                     wire::Error{wire::ErrorCode::malformed, "not one empty frame then a message"});
         continue;
       }
       auto message = wire::decode({parts[2].data<std::uint8_t>(), parts[2].size()});
       if (!message) {
-        m_log("dropped a malformed request: " + message.error().message);
+        m_log(util::Level::debug, "dropped a malformed request: " + message.error().message);
         (void)reply(*m_router, peer,
                     wire::Error{wire::ErrorCode::malformed, message.error().message});
         continue;
@@ -400,7 +411,7 @@ private:
 
   void fail_push(const std::string& channel, const std::string& error)
   {
-    m_log(channel + ": push failed: " + error);
+    m_log(util::Level::error, channel + ": push failed: " + error);
     const auto waiting = m_pushes.find(channel);
     if (waiting != m_pushes.end()) {
       answer(waiting->second, {{"result", "error"}, {"error", error}});

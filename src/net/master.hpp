@@ -6,6 +6,8 @@
 // 0600), through which push, status and abort talk to it. Snapshots and
 // deltas are made on a worker thread; the loop only routes.
 
+#include "net/service.hpp"
+#include "util/log.hpp"
 #include "util/result.hpp"
 
 #include <atomic>
@@ -36,9 +38,11 @@ struct MasterOptions
   std::atomic<bool>* reload = nullptr; // set: read authorized again (SIGHUP)
   // Ed25519: the key every version it gives out is signed with (empty: none).
   std::string sign_key;
+  ServiceNotifier* service = nullptr; // systemd: ready, watchdog, stopping
 };
 
-using LogLine = std::function<void(const std::string&)>;
+// Where the daemons' log lines go, with their level (src/cli decides).
+using LogLine = util::LogFn;
 
 // Runs until stop is set. An error: it could not start (the store, the
 // lock, an address).

@@ -86,14 +86,16 @@ Outputs Publisher::start(Millis now)
       const std::string reason = "the master restarted before deciding";
       if (auto s = m_source.log_decision(name, last->txn, wire::Outcome::abort, last->version);
           !s) {
-        out.log.push_back(name + ": cannot log the abort of transaction " +
-                          std::to_string(last->txn.number) + ": " + s.error().message);
+        out.log.push_back({util::Level::error, name + ": cannot log the abort of transaction " +
+                                                 std::to_string(last->txn.number) + ": " +
+                                                 s.error().message});
       }
       c.last.outcome = wire::Outcome::abort;
       out.publish.push_back(
         {name, wire::Decision{name, last->txn, wire::Outcome::abort, last->version, reason}});
-      out.log.push_back(name + ": transaction " + std::to_string(last->txn.number) + " for " +
-                        shown(last->version) + " aborted: " + reason);
+      out.log.push_back({util::Level::notice, name + ": transaction " +
+                                                std::to_string(last->txn.number) + " for " +
+                                                shown(last->version) + " aborted: " + reason});
     }
   }
   return out;
@@ -191,10 +193,11 @@ util::Result<Outputs> Publisher::begin(const PushRequest& push, Millis now)
   t.deadline = now + push.timeout;
   c->txn = std::move(t);
   out.publish.push_back({c->name, prepare(*c)});
-  out.log.push_back(c->name + ": transaction " + std::to_string(c->txn->ref.number) + ": " +
-                    shown(prior) + " -> " + shown(push.version) + ", " +
-                    std::to_string(c->txn->voters.size()) + " voters" +
-                    (push.one_phase ? ", one phase" : ""));
+  out.log.push_back({util::Level::info, c->name + ": transaction " +
+                                          std::to_string(c->txn->ref.number) + ": " + shown(prior) +
+                                          " -> " + shown(push.version) + ", " +
+                                          std::to_string(c->txn->voters.size()) + " voters" +
+                                          (push.one_phase ? ", one phase" : "")});
   if (push.one_phase) {
     // Followers apply as soon as they have verified the delta: the version
     // is committed now, and the acks say who applied.
@@ -267,7 +270,8 @@ void Publisher::decide(Channel& c, wire::Outcome outcome, const std::string& rea
   std::string why = reason;
   if (auto s = m_source.log_decision(c.name, t.ref, outcome, t.push.version); !s) {
     // A commit that is not in the log cannot be told to anyone.
-    out.log.push_back(c.name + ": cannot log the decision: " + s.error().message);
+    out.log.push_back(
+      {util::Level::error, c.name + ": cannot log the decision: " + s.error().message});
     if (outcome == wire::Outcome::commit) {
       outcome = wire::Outcome::abort;
       why = "the master could not log its decision: " + s.error().message;
@@ -289,9 +293,10 @@ void Publisher::decide(Channel& c, wire::Outcome outcome, const std::string& rea
       }
     }
   }
-  out.log.push_back(c.name + ": transaction " + std::to_string(t.ref.number) + " for " +
-                    shown(t.push.version) +
-                    (outcome == wire::Outcome::commit ? " committed" : " aborted: " + why));
+  out.log.push_back({util::Level::notice,
+                     c.name + ": transaction " + std::to_string(t.ref.number) + " for " +
+                       shown(t.push.version) +
+                       (outcome == wire::Outcome::commit ? " committed" : " aborted: " + why)});
   maybe_end(c, out);
 }
 

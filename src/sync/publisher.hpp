@@ -7,6 +7,7 @@
 // no thread, so every rule is tested with scripted messages.
 
 #include "sync/source.hpp"
+#include "util/log.hpp"
 #include "wire/messages.hpp"
 
 #include <cstdint>
@@ -98,8 +99,8 @@ struct Outputs
   std::vector<Publish> publish;
   std::vector<Reply> replies;
   std::vector<MakeDelta> make;
-  std::vector<TxnReport> ended; // transactions over: answer their push
-  std::vector<std::string> log; // lines for the daemon's log
+  std::vector<TxnReport> ended;    // transactions over: answer their push
+  std::vector<util::LogEntry> log; // lines for the daemon's log
 };
 
 struct PublisherOptions

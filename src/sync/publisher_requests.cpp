@@ -88,7 +88,7 @@ void Publisher::on_hello(const std::string& peer, const wire::Hello& m, Millis n
   }
   const auto known_before = c->followers.find(m.follower);
   if (known_before == c->followers.end() || known_before->second.version != m.version) {
-    out.log.push_back(c->name + ": " + m.follower + " at " + shown(m.version));
+    out.log.push_back({util::Level::info, c->name + ": " + m.follower + " at " + shown(m.version)});
   }
   FollowerInfo& f = heard(*c, m.follower, peer, now);
   f.version = m.version;
@@ -243,7 +243,7 @@ Outputs Publisher::delta_made(const MakeDelta& made, const std::string& failure,
   if (!failure.empty()) {
     const std::string what =
       "cannot make the delta " + shown(made.from) + " -> " + shown(made.to) + ": " + failure;
-    out.log.push_back(c->name + ": " + what);
+    out.log.push_back({util::Level::error, c->name + ": " + what});
     c->failed[{made.from.number, made.to.number}] = what;
   }
   return out;

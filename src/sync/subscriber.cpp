@@ -51,9 +51,10 @@ FollowerOutputs Subscriber::start(Millis now)
     m_voted = staged->txn;
     m_voted_version = staged->version;
     m_phase = Phase::voted;
-    out.log.push_back(m_options.channel + ": " + shown(staged->version) +
-                      " is staged for transaction " + std::to_string(staged->txn.number) +
-                      ": waiting for its decision");
+    out.log.push_back({util::Level::info, m_options.channel + ": " + shown(staged->version) +
+                                            " is staged for transaction " +
+                                            std::to_string(staged->txn.number) +
+                                            ": waiting for its decision"});
   }
   out.send.push_back(hello());
   m_next_hello = now + m_options.hello;
@@ -103,7 +104,8 @@ FollowerOutputs Subscriber::receive(const wire::Message& message, Millis now)
                 e->message,
               now, out);
     } else {
-      out.log.push_back(m_options.channel + ": the master says: " + e->message);
+      out.log.push_back(
+        {util::Level::warning, m_options.channel + ": the master says: " + e->message});
     }
   }
   return out;
@@ -124,8 +126,9 @@ void Subscriber::on_prepare(const wire::Prepare& p, Millis now, FollowerOutputs&
     return;
   }
   if (m_work) {
-    out.log.push_back(m_options.channel + ": leaving the catch-up for transaction " +
-                      std::to_string(p.txn.number));
+    out.log.push_back({util::Level::info, m_options.channel +
+                                            ": leaving the catch-up for transaction " +
+                                            std::to_string(p.txn.number)});
     m_work.reset();
   }
   const wire::VersionRef held = m_replica.version();
@@ -151,8 +154,9 @@ void Subscriber::on_prepare(const wire::Prepare& p, Millis now, FollowerOutputs&
   w.progress = now;
   m_work = std::move(w);
   m_phase = Phase::fetching;
-  out.log.push_back(m_options.channel + ": transaction " + std::to_string(p.txn.number) + ": " +
-                    shown(held) + " -> " + shown(p.version));
+  out.log.push_back({util::Level::info, m_options.channel + ": transaction " +
+                                          std::to_string(p.txn.number) + ": " + shown(held) +
+                                          " -> " + shown(p.version)});
   if (held == p.prior && !p.inline_delta.empty()) {
     m_work->total = p.inline_delta.size();
     m_work->sized = true;
@@ -252,12 +256,13 @@ void Subscriber::give_up(const std::string& reason, Millis now, FollowerOutputs&
   m_work.reset();
   m_phase = Phase::idle;
   if (!w.txn) {
-    out.log.push_back(m_options.channel + ": cannot catch up to " + shown(w.to) + ": " + reason);
+    out.log.push_back({util::Level::error,
+                       m_options.channel + ": cannot catch up to " + shown(w.to) + ": " + reason});
     m_catch_up_after = now + m_options.stall;
     return;
   }
-  out.log.push_back(m_options.channel + ": transaction " + std::to_string(w.txn->number) +
-                    " refused: " + reason);
+  out.log.push_back({util::Level::error, m_options.channel + ": transaction " +
+                                           std::to_string(w.txn->number) + " refused: " + reason});
   if (w.one_phase) {
     ack(*w.txn, wire::AckResult::failed, reason, out);
   } else if (w.decided != wire::Outcome::none) {
@@ -304,10 +309,12 @@ FollowerOutputs Subscriber::done(const Action& action, const std::string& error,
           : action.kind == Action::Kind::commit ? wire::AckResult::committed
                                                 : wire::AckResult::aborted,
           error, out);
-      out.log.push_back(m_options.channel + ": transaction " + std::to_string(action.txn.number) +
-                        (!error.empty()                        ? " failed: " + error
-                         : action.kind == Action::Kind::commit ? ": committed " + shown(action.to)
-                                                               : ": aborted"));
+      out.log.push_back(
+        {error.empty() ? util::Level::notice : util::Level::error,
+         m_options.channel + ": transaction " + std::to_string(action.txn.number) +
+           (!error.empty()                        ? " failed: " + error
+            : action.kind == Action::Kind::commit ? ": committed " + shown(action.to)
+                                                  : ": aborted")});
       m_voted.reset();
       m_voted_nothing = false;
       m_phase = Phase::idle;
@@ -316,10 +323,11 @@ FollowerOutputs Subscriber::done(const Action& action, const std::string& error,
       m_work.reset();
       m_phase = Phase::idle;
       if (error.empty()) {
-        out.log.push_back(m_options.channel + ": caught up to " + shown(action.to));
+        out.log.push_back(
+          {util::Level::notice, m_options.channel + ": caught up to " + shown(action.to)});
       } else {
-        out.log.push_back(m_options.channel + ": cannot catch up to " + shown(action.to) + ": " +
-                          error);
+        out.log.push_back({util::Level::error, m_options.channel + ": cannot catch up to " +
+                                                 shown(action.to) + ": " + error});
         m_catch_up_after = now + m_options.stall;
       }
       break;
@@ -433,8 +441,8 @@ void Subscriber::on_heartbeat(std::uint64_t epoch, const wire::VersionRef& commi
     w.progress = now;
     m_work = std::move(w);
     m_phase = Phase::fetching;
-    out.log.push_back(m_options.channel + ": catching up: " + shown(m_work->from) + " -> " +
-                      shown(committed));
+    out.log.push_back({util::Level::info, m_options.channel + ": catching up: " +
+                                            shown(m_work->from) + " -> " + shown(committed)});
     fetch(now, out);
   }
 }
@@ -461,9 +469,10 @@ FollowerOutputs Subscriber::tick(Millis now)
     } else if (!w.asked.empty() && now - w.progress >= m_options.stall) {
       // No reply for a while (a reconnect, a lost request): ask again from
       // what is on disk.
-      out.log.push_back(m_options.channel + ": no reply for " +
-                        std::to_string(m_options.stall / 1000) + " s: asking again from byte " +
-                        std::to_string(w.written));
+      out.log.push_back({util::Level::warning, m_options.channel + ": no reply for " +
+                                                 std::to_string(m_options.stall / 1000) +
+                                                 " s: asking again from byte " +
+                                                 std::to_string(w.written)});
       w.asked.clear();
       w.landed.clear();
       w.next = w.written;

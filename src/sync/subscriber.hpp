@@ -39,7 +39,7 @@ struct FollowerOutputs
 {
   std::vector<wire::Message> send; // to the master's ROUTER
   std::vector<Action> actions;
-  std::vector<std::string> log;
+  std::vector<util::LogEntry> log;
 };
 
 struct SubscriberOptions

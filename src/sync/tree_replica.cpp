@@ -181,9 +181,10 @@ std::string TreeReplica::run(const Action& a, util::Executor& executor)
                                  {"TREECAST_DIR", m_options.dir}},
                                 m_options.hook_timeout, 4096, m_options.cancel);
         if (!r || r->exit_code != 0) {
-          m_log.push_back(m_options.channel + ": v" + std::to_string(a.to.number) +
-                          " is committed, but the reload hook failed: " +
-                          (r ? util::hook_failure("the hook", *r) : r.error().message));
+          m_log.push_back(
+            {util::Level::error, m_options.channel + ": v" + std::to_string(a.to.number) +
+                                   " is committed, but the reload hook failed: " +
+                                   (r ? util::hook_failure("the hook", *r) : r.error().message)});
         }
       }
       break;

@@ -55,7 +55,7 @@ public:
   // What recovery did on open, if anything.
   const std::string& recovered() const { return m_follower->recovered(); }
   // Log lines from the last run() (a failed reload hook, ...).
-  std::vector<std::string> take_log() { return std::move(m_log); }
+  std::vector<util::LogEntry> take_log() { return std::move(m_log); }
 
 private:
   explicit TreeReplica(TreeReplicaOptions options) : m_options(std::move(options)) {}
@@ -70,7 +70,7 @@ private:
   std::optional<Staged> m_staged;
   wire::VersionRef m_next_version; // run()'s, until settle()
   std::optional<Staged> m_next_staged;
-  std::vector<std::string> m_log;
+  std::vector<util::LogEntry> m_log;
 };
 
 // The tag a transaction's stage is kept under, and back.
