@@ -1,0 +1,211 @@
+// The master's control socket: push, rollback, status and abort, as the
+// treecast commands on the same machine ask them (treecast(1), serve).
+
+#include "core/snapshot.hpp"
+#include "core/version_spec.hpp"
+#include "master_daemon.hpp"
+#include "net/control.hpp"
+#include "net/sockets.hpp"
+
+namespace treecast::net {
+
+void Master::answer(const std::string& peer, const nlohmann::json& j)
+{
+  const std::string text = dump(j);
+  try {
+    (void)m_control->send(zmq::buffer(peer), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    (void)m_control->send(zmq::const_buffer("", 0), zmq::send_flags::sndmore);
+    (void)m_control->send(zmq::buffer(text), zmq::send_flags::none);
+  } catch (const zmq::error_t&) {
+    // The client went away; the transaction stands.
+  }
+}
+
+void Master::on_control()
+{
+  for (int n = 0; n < 100; ++n) {
+    auto frames = receive(*m_control);
+    if (!frames) {
+      return;
+    }
+    auto& parts = frames->parts;
+    if (parts.size() != 3 || !frames->whole) {
+      continue;
+    }
+    const std::string peer = parts[0].to_string();
+    nlohmann::json request = nlohmann::json::parse(parts[2].to_string(), nullptr, false);
+    if (!request.is_object() || !request.contains("command") || !request["command"].is_string()) {
+      answer(peer, {{"result", "error"}, {"error", "not a control request"}});
+      continue;
+    }
+    try {
+      control(peer, request);
+    } catch (const nlohmann::json::exception& e) {
+      answer(peer, {{"result", "error"}, {"error", std::string("bad request: ") + e.what()}});
+    }
+  }
+}
+
+void Master::control(const std::string& peer, const nlohmann::json& request)
+{
+  const std::string command = request["command"];
+  const std::string channel = request.value("channel", "");
+  if (command == "status") {
+    answer(peer, {{"result", "ok"},
+                  {"status", nlohmann::json::parse(m_pub.status_json(channel, now_ms()))}});
+    return;
+  }
+  if (!m_options.channels.contains(channel)) {
+    answer(peer, {{"result", "error"}, {"error", "no channel " + util::quote(channel)}});
+    return;
+  }
+  if (command == "abort") {
+    auto out = m_pub.abort(channel, request.value("reason", ""), now_ms());
+    if (!out) {
+      answer(peer, {{"result", "error"}, {"error", out.error().message}});
+      return;
+    }
+    apply(std::move(*out));
+    answer(peer, {{"result", "ok"}});
+    return;
+  }
+  if (command == "push" || command == "rollback") {
+    push(peer, channel, request);
+    return;
+  }
+  answer(peer, {{"result", "error"}, {"error", "unknown command " + util::quote(command)}});
+}
+
+void Master::push(const std::string& peer, const std::string& channel,
+                  const nlohmann::json& request)
+{
+  if (m_pushes.contains(channel) || m_pub.in_flight(channel)) {
+    answer(peer,
+           {{"result", "error"}, {"error", "channel " + channel + " has a push in progress"}});
+    return;
+  }
+  const auto quorum = parse_quorum(request.value("quorum", "all"));
+  if (!quorum) {
+    answer(peer, {{"result", "error"}, {"error", "--quorum: all, a count or a percentage"}});
+    return;
+  }
+  sync::PushRequest p;
+  p.channel = channel;
+  p.timeout = request.value("timeout_ms", 30000);
+  p.quorum = *quorum;
+  p.min_followers = request.value("min_followers", 0U);
+  p.one_phase = request.value("one_phase", false);
+  const std::string max_delete = request.value("max_delete", "");
+  if (!max_delete.empty() && !parse_limit(max_delete)) {
+    answer(peer, {{"result", "error"}, {"error", "--max-delete: a count or a percentage"}});
+    return;
+  }
+  m_max_delete[channel] = max_delete;
+  m_pushes[channel] = peer;
+  core::SnapshotOptions options;
+  options.channel = channel;
+  options.message = request.value("message", "");
+  if (const auto e = m_options.excludes.find(channel); e != m_options.excludes.end()) {
+    options.excludes = e->second;
+  }
+  const std::string dir = m_options.channels.at(channel);
+  if (request.value("command", "") == "rollback") {
+    // An earlier version's tree, recorded again as the next version.
+    const std::string to = request.value("to", "");
+    m_worker->post([this, to, p]() -> Worker::Done {
+      auto number = core::resolve_version(m_store, p.channel, to);
+      auto earlier = number ? m_store.read_manifest(p.channel, *number)
+                            : util::Result<core::Manifest>(number.error());
+      auto again = earlier
+                     ? core::republish(m_store, *earlier, "rollback to v" + std::to_string(*number))
+                     : util::Result<core::Manifest>(earlier.error());
+      if (!again) {
+        return [this, p, e = again.error().message] { fail_push(p.channel, e); };
+      }
+      return [this, p, m = std::move(*again)]() mutable { snapped(p, std::move(m)); };
+    });
+    return;
+  }
+  m_worker->post([this, dir, options, p]() -> Worker::Done {
+    auto snap = core::snapshot(m_store, dir, options, m_pool);
+    if (!snap) {
+      return [this, p, e = snap.error().message] { fail_push(p.channel, e); };
+    }
+    // The delta from the fleet's version is made here too, so that the
+    // PREPARE can carry it when it is small.
+    return [this, p, m = std::move(snap->manifest)]() mutable { snapped(p, std::move(m)); };
+  });
+}
+
+void Master::snapped(sync::PushRequest p, core::Manifest manifest)
+{
+  p.version = sync::version_of(manifest);
+  const auto committed = m_source.committed(p.channel, 1);
+  const wire::VersionRef prior = committed.empty() ? wire::VersionRef{} : committed.front();
+  if (prior == p.version) {
+    const auto waiting = m_pushes.find(p.channel);
+    answer(waiting->second, {{"result", "unchanged"},
+                             {"channel", p.channel},
+                             {"version", p.version.number},
+                             {"version_id", p.version.id.hex()}});
+    m_pushes.erase(waiting);
+    return;
+  }
+  auto from = m_source.manifest(p.channel, prior);
+  if (!from) {
+    fail_push(p.channel, from.error().message);
+    return;
+  }
+  // --max-delete: a tree emptied by mistake is not pushed.
+  if (const std::string limit = m_max_delete[p.channel]; !limit.empty()) {
+    std::size_t gone = 0;
+    for (const core::Entry& e : from->entries) {
+      gone += manifest.find(e.path) == nullptr ? 1 : 0;
+    }
+    const auto q = parse_limit(limit);
+    const std::size_t allowed = q->first ? from->entries.size() * q->second / 100 : q->second;
+    if (gone > allowed) {
+      fail_push(p.channel, "v" + std::to_string(p.version.number) + " deletes " +
+                             std::to_string(gone) + " of the " +
+                             std::to_string(from->entries.size()) + " entries of v" +
+                             std::to_string(prior.number) + ", more than --max-delete " + limit +
+                             " allows; nothing was pushed");
+      return;
+    }
+  }
+  if (m_source.delta_size(p.channel, prior, p.version)) {
+    begin(p);
+    return;
+  }
+  const core::DeltaOptions options = m_source.options();
+  m_worker->post(
+    [this, p, a = std::move(*from), b = std::move(manifest), options]() -> Worker::Done {
+      auto made = core::cached_delta(m_store, a, b, options, m_pool);
+      if (!made) {
+        return [this, p, e = made.error().message] { fail_push(p.channel, e); };
+      }
+      return [this, p] { begin(p); };
+    });
+}
+
+void Master::begin(const sync::PushRequest& p)
+{
+  auto out = m_pub.begin(p, now_ms());
+  if (!out) {
+    fail_push(p.channel, out.error().message);
+    return;
+  }
+  apply(std::move(*out));
+}
+
+void Master::fail_push(const std::string& channel, const std::string& error)
+{
+  m_log(util::Level::error, channel + ": push failed: " + error);
+  const auto waiting = m_pushes.find(channel);
+  if (waiting != m_pushes.end()) {
+    answer(waiting->second, {{"result", "error"}, {"error", error}});
+    m_pushes.erase(waiting);
+  }
+}
+
+} // namespace treecast::net
