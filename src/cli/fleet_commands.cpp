@@ -7,9 +7,11 @@
 #include "fleet_common.hpp"
 #include "output.hpp"
 #include "util/file.hpp"
+#include "util/human.hpp"
 
 #include <ctime>
 #include <iostream>
+#include <map>
 
 namespace treecast::cli {
 
@@ -28,7 +30,56 @@ struct PushArgs
   bool verbose = false;
   std::string rollback_to; // rollback: the version whose tree to publish again
   std::string max_delete;  // a count or a percentage; empty: no limit
+  bool dry_run = false;
 };
+
+// push --dry-run: the changes, the delta each follower would fetch, and
+// whether --max-delete would refuse it; exit 6 if it would.
+int print_dry_run(const PushArgs& a, const nlohmann::json& r)
+{
+  const std::string refused = r.value("refused", "");
+  if (a.json) {
+    print_json(r);
+  } else if (r.value("result", "") == "unchanged") {
+    std::cout << a.channel << ": unchanged, v" << r.value("committed", 0)
+              << "; a push would record nothing\n";
+  } else {
+    const std::size_t total = r.value("changes_total", std::size_t{0});
+    std::cout << a.channel << ": v" << r.value("committed", 0) << " -> v" << r.value("version", 0)
+              << " would change " << total << (total == 1 ? " entry" : " entries") << '\n';
+    const std::map<std::string, char> letters{{"added", 'A'},   {"removed", 'D'}, {"modified", 'M'},
+                                              {"renamed", 'R'}, {"mode", 'P'},    {"type", 'T'}};
+    for (const auto& c : r["changes"]) {
+      const auto letter = letters.find(c.value("kind", ""));
+      std::cout << (letter == letters.end() ? '?' : letter->second) << "  "
+                << (c.contains("from") ? util::quote(c.value("from", "")) + " -> " : "")
+                << util::quote(c.value("path", "")) << '\n';
+    }
+    if (total > r["changes"].size()) {
+      std::cout << "... and " << total - r["changes"].size() << " more\n";
+    }
+    for (const auto& d : r["deltas"]) {
+      const auto& ids = d["followers"];
+      std::cout << "delta from v" << d.value("from", 0) << ": ";
+      if (d.contains("error")) {
+        std::cout << "cannot be made: " << d.value("error", "");
+      } else {
+        std::cout << util::human_size(d.value("bytes", std::uint64_t{0}));
+      }
+      std::cout << ", for " << ids.size() << (ids.size() == 1 ? " follower" : " followers");
+      std::string names;
+      for (const auto& id : ids) {
+        names += (names.empty() ? "" : ", ") + id.get<std::string>();
+      }
+      std::cout << (names.empty() ? "" : " (" + names + ")") << '\n';
+    }
+    if (!refused.empty()) {
+      std::cout << "push would refuse it: " << refused << '\n';
+    }
+    std::cout << "nothing was pushed (--dry-run)\n";
+  }
+  return refused.empty() ? 0 : static_cast<int>(Exit::conflict);
+}
 
 int run_push(const PushArgs& a)
 {
@@ -44,7 +95,8 @@ int run_push(const PushArgs& a)
                                {"quorum", a.quorum},
                                {"min_followers", a.min_followers},
                                {"one_phase", a.one_phase},
-                               {"max_delete", a.max_delete}};
+                               {"max_delete", a.max_delete},
+                               {"dry_run", a.dry_run}};
   // The snapshot, the votes, then as long again for the acks.
   auto reply = ask_master(a.store.store, request, 2 * *timeout + std::chrono::minutes(10));
   if (!reply) {
@@ -55,6 +107,9 @@ int run_push(const PushArgs& a)
     return fail(reply.error());
   }
   const nlohmann::json& r = *reply;
+  if (a.dry_run) {
+    return print_dry_run(a, r);
+  }
   const std::string result = r.value("result", "");
   if (a.json) {
     print_json(r);
@@ -205,6 +260,8 @@ void add_fleet_commands(CLI::App& app, Runner& selected)
                      "Refuse a version that deletes more entries than N, or P% (a tree emptied "
                      "by mistake)")
         ->type_name("N|P%");
+      cmd->add_flag("-n,--dry-run", a->dry_run,
+                    "Show the changes and the delta each follower would fetch; push nothing");
     }
     cmd->add_flag("--json", a->json, "Print the outcome as JSON");
     cmd->add_flag("-v,--verbose", a->verbose, "Say so when nothing changed too");

@@ -248,7 +248,7 @@ util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir
   }
   // The stat cache changes when a file was read or when it did not follow
   // the latest version; an unchanged tree read from the cache leaves it be.
-  const bool save_cache = report.files_read > 0 || !cache_follows || !same_tree;
+  const bool save_cache = options.record && (report.files_read > 0 || !cache_follows || !same_tree);
   if (same_tree) {
     report.recorded = false;
     report.manifest = std::move(*previous);
@@ -298,6 +298,10 @@ util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir
     }
     if (auto s = store.publish(pending, packs, executor); !s) {
       return s.error();
+    }
+    if (!options.record) {
+      report.manifest = std::move(manifest);
+      return report;
     }
     if (auto s = store.add_version(manifest); !s) {
       return s.error();

@@ -24,6 +24,11 @@ struct SnapshotOptions
   std::vector<std::string> excludes;
   int level = 3;      // zstd level of stored objects
   int read_tries = 4; // a file that keeps changing while read fails the snapshot
+  // false (push --dry-run): the new content is stored, so deltas to the
+  // tree can be made, but no version is recorded and the stat cache is
+  // left as it was; the report's manifest is the version the tree would
+  // be. Content no version uses goes at the next gc.
+  bool record = true;
   // Test hook: called after a file's first block was read, with its path
   // relative to the tree and the attempt number (0, 1, ...).
   std::function<void(const std::string&, int)> after_first_block;

@@ -89,4 +89,55 @@ std::optional<std::pair<bool, std::uint32_t>> parse_limit(const std::string& tex
   return std::make_pair(percent, value);
 }
 
+std::string max_delete_refusal(const std::string& limit, std::size_t gone, std::size_t total,
+                               std::uint64_t from, std::uint64_t to)
+{
+  const auto q = parse_limit(limit);
+  if (!q) {
+    return "";
+  }
+  const std::size_t allowed = q->first ? total * q->second / 100 : q->second;
+  if (gone <= allowed) {
+    return "";
+  }
+  return "v" + std::to_string(to) + " deletes " + std::to_string(gone) + " of the " +
+         std::to_string(total) + " entries of v" + std::to_string(from) +
+         ", more than --max-delete " + limit + " allows";
+}
+
+nlohmann::json dry_run_json(const std::string& channel, const sync::DryRun& d,
+                            const std::string& refusal)
+{
+  nlohmann::json changes = nlohmann::json::array();
+  for (const auto& c : d.changes) {
+    if (changes.size() == k_dry_run_changes) {
+      break;
+    }
+    nlohmann::json j{{"kind", core::to_string(c.kind)}, {"path", c.path}};
+    if (!c.from_path.empty()) {
+      j["from"] = c.from_path;
+    }
+    changes.push_back(std::move(j));
+  }
+  nlohmann::json deltas = nlohmann::json::array();
+  for (const auto& delta : d.deltas) {
+    nlohmann::json j{{"from", delta.from}, {"bytes", delta.bytes}, {"followers", delta.followers}};
+    if (!delta.error.empty()) {
+      j["error"] = delta.error;
+    }
+    deltas.push_back(std::move(j));
+  }
+  return {{"result", d.unchanged ? "unchanged" : "dry_run"},
+          {"channel", channel},
+          {"committed", d.committed},
+          {"version", d.version.header.number},
+          {"version_id", d.version.id.hex()},
+          {"entries", d.version.entries.size()},
+          {"changes", std::move(changes)},
+          {"changes_total", d.changes.size()},
+          {"deleted", d.deleted},
+          {"deltas", std::move(deltas)},
+          {"refused", refusal}};
+}
+
 } // namespace treecast::net

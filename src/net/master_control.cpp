@@ -6,6 +6,7 @@
 #include "master_daemon.hpp"
 #include "net/control.hpp"
 #include "net/sockets.hpp"
+#include "sync/dry_run.hpp"
 
 namespace treecast::net {
 
@@ -100,8 +101,6 @@ void Master::push(const std::string& peer, const std::string& channel,
     answer(peer, {{"result", "error"}, {"error", "--max-delete: a count or a percentage"}});
     return;
   }
-  m_max_delete[channel] = max_delete;
-  m_pushes[channel] = peer;
   core::SnapshotOptions options;
   options.channel = channel;
   options.message = request.value("message", "");
@@ -109,6 +108,12 @@ void Master::push(const std::string& peer, const std::string& channel,
     options.excludes = e->second;
   }
   const std::string dir = m_options.channels.at(channel);
+  if (request.value("dry_run", false)) {
+    dry_run(peer, dir, options, max_delete);
+    return;
+  }
+  m_max_delete[channel] = max_delete;
+  m_pushes[channel] = peer;
   if (request.value("command", "") == "rollback") {
     // An earlier version's tree, recorded again as the next version.
     const std::string to = request.value("to", "");
@@ -162,14 +167,10 @@ void Master::snapped(sync::PushRequest p, core::Manifest manifest)
     for (const core::Entry& e : from->entries) {
       gone += manifest.find(e.path) == nullptr ? 1 : 0;
     }
-    const auto q = parse_limit(limit);
-    const std::size_t allowed = q->first ? from->entries.size() * q->second / 100 : q->second;
-    if (gone > allowed) {
-      fail_push(p.channel, "v" + std::to_string(p.version.number) + " deletes " +
-                             std::to_string(gone) + " of the " +
-                             std::to_string(from->entries.size()) + " entries of v" +
-                             std::to_string(prior.number) + ", more than --max-delete " + limit +
-                             " allows; nothing was pushed");
+    const std::string refusal =
+      max_delete_refusal(limit, gone, from->entries.size(), prior.number, p.version.number);
+    if (!refusal.empty()) {
+      fail_push(p.channel, refusal + "; nothing was pushed");
       return;
     }
   }
@@ -206,6 +207,36 @@ void Master::fail_push(const std::string& channel, const std::string& error)
     answer(waiting->second, {{"result", "error"}, {"error", error}});
     m_pushes.erase(waiting);
   }
+}
+
+// push --dry-run: no transaction, no version; the reply says what a push
+// would do, from the versions the followers alive now hold.
+void Master::dry_run(const std::string& peer, const std::string& dir,
+                     const core::SnapshotOptions& options, const std::string& max_delete)
+{
+  const auto committed = m_source.committed(options.channel, 1);
+  const std::uint64_t prior = committed.empty() ? 0 : committed.front().number;
+  std::map<std::uint64_t, std::vector<std::string>> held;
+  const sync::Millis now = now_ms();
+  for (const auto& [id, f] : m_pub.followers(options.channel)) {
+    if (now - f.seen < sync::PublisherOptions{}.alive) {
+      held[f.version.number].push_back(id);
+    }
+  }
+  const int level = m_source.options().level;
+  m_worker->post([this, peer, dir, options, prior, held, level, max_delete]() -> Worker::Done {
+    auto d = sync::dry_run(m_store, dir, options, prior, held, level, m_pool);
+    if (!d) {
+      return [this, peer, e = d.error().message] {
+        answer(peer, {{"result", "error"}, {"error", e}});
+      };
+    }
+    const std::string refusal = max_delete.empty()
+                                  ? ""
+                                  : max_delete_refusal(max_delete, d->deleted, d->entries_before,
+                                                       d->committed, d->version.header.number);
+    return [this, peer, j = dry_run_json(options.channel, *d, refusal)] { answer(peer, j); };
+  });
 }
 
 } // namespace treecast::net

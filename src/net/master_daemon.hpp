@@ -4,6 +4,7 @@
 // sockets and loop) and master_control.cpp (push, rollback, status and
 // abort from the control socket). Only those two include it.
 
+#include "core/snapshot.hpp"
 #include "net/keys.hpp"
 #include "net/master.hpp"
 #include "net/worker.hpp"
@@ -48,6 +49,8 @@ private:
   void snapped(sync::PushRequest p, core::Manifest manifest);
   void begin(const sync::PushRequest& p);
   void fail_push(const std::string& channel, const std::string& error);
+  void dry_run(const std::string& peer, const std::string& dir,
+               const core::SnapshotOptions& options, const std::string& max_delete);
 
   const MasterOptions& m_options;
   core::Store& m_store;

@@ -536,4 +536,54 @@ TEST_F(cli_fleet, MaxDeleteRefusesATreeEmptiedByMistake)
   expect_same("web-1");
 }
 
+TEST_F(cli_fleet, DryRunShowsTheChangesAndTheDeltaAndPushesNothing)
+{
+  follow("web-1");
+  ASSERT_TRUE(wait_until([&] { return alive(1); }));
+  ASSERT_EQ(push().exit_code, 0);
+  expect_same("web-1");
+  fs::copy(m_source, m_temp / "committed",
+           fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  write_file(m_source + "/nginx.conf", "worker_processes 4;\n");
+  write_file(m_source + "/conf.d/new.conf", "gzip on;\n");
+  fs::remove(m_source + "/enabled");
+
+  const auto shown = push({"--dry-run"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.out << shown.err;
+  for (const char* line :
+       {"nginx: v1 -> v2 would change 4 entries\n", "A  conf.d\n", "A  conf.d/new.conf\n",
+        "D  enabled\n", "M  nginx.conf\n", "nothing was pushed (--dry-run)\n"}) {
+    EXPECT_NE(shown.out.find(line), std::string::npos) << line << " in\n" << shown.out;
+  }
+  EXPECT_NE(shown.out.find(", for 1 follower (web-1)\n"), std::string::npos) << shown.out;
+
+  const auto json = push({"--dry-run", "--json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const auto j = nlohmann::json::parse(json.out);
+  EXPECT_EQ(j["result"], "dry_run");
+  EXPECT_EQ(j["version"], 2);
+  ASSERT_EQ(j["deltas"].size(), 1U);
+  EXPECT_EQ(j["deltas"][0]["from"], 1);
+  EXPECT_GT(j["deltas"][0]["bytes"].get<std::uint64_t>(), 0U);
+
+  // Nothing moved: not the fleet, not the channel's versions.
+  EXPECT_EQ(compare_trees(m_temp / "committed", dir("web-1")), "");
+  const auto log = run({TREECAST_BIN, "log", "--channel", "nginx", "--store", m_store, "--json"});
+  ASSERT_EQ(log.exit_code, 0) << log.err;
+  EXPECT_EQ(nlohmann::json::parse(log.out).size(), 1U) << log.out;
+
+  // Would --max-delete refuse it? Exit 6, as the push would.
+  const auto refused = push({"--dry-run", "--max-delete", "0"});
+  EXPECT_EQ(refused.exit_code, 6) << refused.out << refused.err;
+  EXPECT_NE(refused.out.find("push would refuse it: v2 deletes 1 of the "), std::string::npos)
+    << refused.out;
+
+  // The push itself records the tree as version 2 and moves the fleet.
+  const auto pushed = push();
+  ASSERT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
+  EXPECT_NE(pushed.out.find("nginx v2 committed"), std::string::npos) << pushed.out;
+  expect_same("web-1");
+  EXPECT_EQ(push({"--dry-run"}).out, "nginx: unchanged, v2; a push would record nothing\n");
+}
+
 } // namespace

@@ -427,3 +427,30 @@ TEST_F(SnapshotTest, InvalidChannelOrMissingTree)
   EXPECT_EQ(missing.error().code, util::Errc::io);
   EXPECT_NE(missing.error().message.find("nope"), std::string::npos);
 }
+
+TEST_F(SnapshotTest, ASnapshotThatRecordsNothingShowsTheVersionTheTreeWouldBe)
+{
+  test::write_file(at("a"), "1");
+  const auto first = snap_ok();
+  test::write_file(at("a"), "2");
+  test::write_file(at("new"), "3");
+  core::SnapshotOptions dry;
+  dry.record = false;
+  const auto would = snap_ok(dry);
+  EXPECT_FALSE(would.recorded);
+  EXPECT_EQ(would.manifest.header.number, 2u);
+  EXPECT_NE(would.manifest.id, first.manifest.id);
+  EXPECT_EQ(would.changed, 2u);
+  // Its content is stored (a delta to it can be made) ...
+  ASSERT_NE(would.manifest.find("new"), nullptr);
+  EXPECT_EQ(content(would.manifest.find("new")->hash), "3");
+  // ... but the channel still ends at version 1.
+  auto versions = m_store->versions("test");
+  ASSERT_TRUE(versions);
+  EXPECT_EQ(versions->size(), 1u);
+  // The real snapshot afterwards records the same tree as version 2.
+  const auto real = snap_ok();
+  EXPECT_TRUE(real.recorded);
+  EXPECT_EQ(real.manifest.id, would.manifest.id);
+  EXPECT_EQ(real.manifest.header.number, 2u);
+}
