@@ -82,7 +82,7 @@ util::Status read_serve(const Reader& r, const toml::table& t, ServeConfig& c)
 {
   if (auto s = r.only(t, "serve.",
                       {"store", "bind", "insecure", "jobs", "level", "exclude", "channels", "key",
-                       "authorized", "sign_key"});
+                       "authorized", "sign_key", "metrics", "metrics_file"});
       !s) {
     return s;
   }
@@ -99,7 +99,9 @@ util::Status read_serve(const Reader& r, const toml::table& t, ServeConfig& c)
   for (auto s : {r.get(t, "key", "serve.", c.key), r.get(t, "authorized", "serve.", c.authorized),
                  r.get(t, "sign_key", "serve.", c.sign_key), r.get(t, "store", "serve.", c.store),
                  r.get(t, "bind", "serve.", c.bind), r.get(t, "insecure", "serve.", c.insecure),
-                 r.get(t, "jobs", "serve.", jobs), r.strings(t, "exclude", "serve.", c.exclude)}) {
+                 r.get(t, "jobs", "serve.", jobs), r.strings(t, "exclude", "serve.", c.exclude),
+                 r.get(t, "metrics", "serve.", c.metrics),
+                 r.get(t, "metrics_file", "serve.", c.metrics_file)}) {
     if (!s) {
       return s;
     }

@@ -34,6 +34,8 @@ struct ServeArgs
   std::string key;
   std::string authorized;
   std::string sign_key;
+  std::string metrics;
+  std::string metrics_file;
   std::set<std::string> given; // options given on the command line
 };
 
@@ -72,6 +74,12 @@ int run_serve(ServeArgs a)
     }
     if (!a.given.contains("--sign-key") && c.sign_key) {
       a.sign_key = *c.sign_key;
+    }
+    if (!a.given.contains("--metrics") && c.metrics) {
+      a.metrics = *c.metrics;
+    }
+    if (!a.given.contains("--metrics-file") && c.metrics_file) {
+      a.metrics_file = *c.metrics_file;
     }
     if (!a.given.contains("--exclude")) {
       a.excludes = c.exclude;
@@ -121,6 +129,15 @@ int run_serve(ServeArgs a)
   o.key = a.key;
   o.authorized = a.authorized;
   o.sign_key = a.sign_key;
+  o.metrics_file = a.metrics_file;
+  if (!a.metrics.empty()) {
+    auto metrics = parse_address(a.metrics);
+    if (!metrics || a.metrics.find(':') == std::string::npos) {
+      return fail(
+        util::make_error(util::Errc::usage, "--metrics: HOST:PORT, such as 127.0.0.1:9470"));
+    }
+    std::tie(o.metrics_host, o.metrics_port) = *metrics;
+  }
   o.reload = &g_reload;
   if (!loopback(o.host) && !a.insecure && a.key.empty()) {
     return fail(util::make_error(util::Errc::usage,
@@ -346,6 +363,16 @@ void add_daemon_commands(CLI::App& app, Runner& selected)
     cmd
       ->add_option("--sign-key", a->sign_key,
                    "Sign every version it gives out with this key (treecast keygen --sign)")
+      ->type_name("FILE");
+    cmd
+      ->add_option("--metrics", a->metrics,
+                   "Answer Prometheus on http://HOST:PORT/metrics (any address: it shows "
+                   "channels, follower names and versions, nothing more)")
+      ->type_name("HOST:PORT");
+    cmd
+      ->add_option("--metrics-file", a->metrics_file,
+                   "Rewrite the metrics into this file every 5 s (node_exporter's textfile "
+                   "collector; name it *.prom)")
       ->type_name("FILE");
     cmd
       ->add_option("--exclude", a->excludes,

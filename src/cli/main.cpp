@@ -25,7 +25,7 @@ int main(int argc, char** argv)
 
   CLI::App app("treecast: mirror a directory tree to a fleet, one whole version at a time.",
                "treecast");
-  app.set_version_flag("--version", "treecast 0.1.0");
+  app.set_version_flag("--version", "treecast " TREECAST_VERSION);
   app.require_subcommand(1);
   // -v and -q anywhere on the line: before the command, or after it, where
   // an option the command does not know falls through to here.

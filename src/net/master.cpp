@@ -37,6 +37,7 @@ util::Status Master::run(const std::atomic<bool>& stop)
   zmq::socket_t pub(context, zmq::socket_type::pub);
   zmq::socket_t router(context, zmq::socket_type::router);
   zmq::socket_t control(context, zmq::socket_type::router);
+  zmq::socket_t metrics(context, zmq::socket_type::stream);
   for (zmq::socket_t* s : {&pub, &router, &control}) {
     set_common(*s);
   }
@@ -59,6 +60,17 @@ util::Status Master::run(const std::atomic<bool>& stop)
                                               tcp(m_options.host, m_options.port) + " and port " +
                                               std::to_string(m_options.port + 1) + ": " + e.what());
   }
+  if (m_options.metrics_port != 0) {
+    metrics.set(zmq::sockopt::linger, 0);
+    metrics.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(MetricsHttp::k_max_request));
+    try {
+      metrics.bind(tcp(m_options.metrics_host, m_options.metrics_port));
+    } catch (const zmq::error_t& e) {
+      return util::make_error(
+        util::Errc::io, "cannot listen for metrics on " +
+                          tcp(m_options.metrics_host, m_options.metrics_port) + ": " + e.what());
+    }
+  }
   if (::chmod(control_path.c_str(), 0600) != 0) {
     return util::io_error(control_path, "cannot restrict", errno);
   }
@@ -80,7 +92,7 @@ util::Status Master::run(const std::atomic<bool>& stop)
     if (m_options.service != nullptr) {
       m_options.service->alive(0);
     }
-    const auto ready = wait_any({&router, &control, &worker.wake(), &zap});
+    const auto ready = wait_any({&router, &control, &worker.wake(), &zap, &metrics});
     if (ready[0]) {
       on_router();
     }
@@ -92,6 +104,12 @@ util::Status Master::run(const std::atomic<bool>& stop)
     }
     if (ready[3]) {
       on_zap(zap);
+    }
+    if (ready[4]) {
+      m_http.on_readable(metrics, [this] { return metrics_text(); });
+    }
+    if (!m_options.metrics_file.empty() && now_ms() >= m_next_metrics_file) {
+      write_metrics_file();
     }
     if (m_options.reload != nullptr && m_options.reload->exchange(false) && m_key) {
       (void)load_authorized();
@@ -106,8 +124,32 @@ util::Status Master::run(const std::atomic<bool>& stop)
   return {};
 }
 
+std::string Master::metrics_text() const
+{
+  return m_metrics.render(m_pub, m_source, m_names, now_ms());
+}
+
+// Written whole and renamed into place, so a reader (node_exporter's
+// textfile collector) never sees half of it.
+void Master::write_metrics_file()
+{
+  const std::string text = metrics_text();
+  const auto s = util::write_file_atomic(
+    m_options.metrics_file, {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()},
+    util::Durability::none);
+  if (!s && !m_metrics_file_failed) {
+    m_log(util::Level::warning, "cannot write the metrics: " + s.error().message);
+  }
+  m_metrics_file_failed = !s;
+  m_next_metrics_file = now_ms() + 5000;
+}
+
 void Master::apply(sync::Outputs out)
 {
+  m_metrics.observe(out, now_ms());
+  if (!out.ended.empty() && !m_options.metrics_file.empty()) {
+    m_next_metrics_file = 1; // soon, with the transaction in it
+  }
   for (const auto& p : out.publish) {
     publish(*m_pub_socket, p.channel, p.message);
   }

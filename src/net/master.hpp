@@ -39,6 +39,11 @@ struct MasterOptions
   // Ed25519: the key every version it gives out is signed with (empty: none).
   std::string sign_key;
   ServiceNotifier* service = nullptr; // systemd: ready, watchdog, stopping
+  // Prometheus: an HTTP endpoint (metrics_port 0: none) and a file
+  // rewritten every few seconds (empty: none).
+  std::string metrics_host = "127.0.0.1";
+  int metrics_port = 0;
+  std::string metrics_file;
 };
 
 // Where the daemons' log lines go, with their level (src/cli decides).

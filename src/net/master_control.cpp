@@ -174,7 +174,9 @@ void Master::snapped(sync::PushRequest p, core::Manifest manifest)
       return;
     }
   }
-  if (m_source.delta_size(p.channel, prior, p.version)) {
+  const bool cached = m_source.delta_size(p.channel, prior, p.version).has_value();
+  m_metrics.push_delta(p.channel, cached);
+  if (cached) {
     begin(p);
     return;
   }

@@ -7,6 +7,8 @@
 #include "core/snapshot.hpp"
 #include "net/keys.hpp"
 #include "net/master.hpp"
+#include "net/metrics.hpp"
+#include "net/metrics_http.hpp"
 #include "net/worker.hpp"
 #include "sync/publisher.hpp"
 #include "sync/store_source.hpp"
@@ -18,6 +20,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace treecast::net {
 
@@ -26,8 +29,8 @@ class Master
 public:
   Master(const MasterOptions& options, core::Store& store, sync::StoreSource& source,
          std::vector<std::string> names, const LogLine& log)
-    : m_options(options), m_store(store), m_source(source), m_pub(source, std::move(names)),
-      m_log(log), m_pool(std::max(1U, options.jobs))
+    : m_options(options), m_store(store), m_source(source), m_pub(source, names), m_log(log),
+      m_pool(std::max(1U, options.jobs)), m_names(std::move(names))
   {
   }
 
@@ -40,6 +43,8 @@ private:
   void on_zap(zmq::socket_t& zap);
   void on_router();
   void make_delta(const sync::MakeDelta& m);
+  std::string metrics_text() const;
+  void write_metrics_file();
 
   // The control socket (master_control.cpp).
   void answer(const std::string& peer, const nlohmann::json& j);
@@ -67,6 +72,11 @@ private:
   std::optional<Keypair> m_key;                         // the master's, with --key
   ZapHandler m_zap;                                     // the authorized keys
   std::map<std::string, std::int64_t> m_refused_logged; // key -> when last logged
+  std::vector<std::string> m_names;                     // the channels
+  MasterMetrics m_metrics;
+  MetricsHttp m_http;
+  sync::Millis m_next_metrics_file = 0;
+  bool m_metrics_file_failed = false; // warned once, until it works again
 };
 
 } // namespace treecast::net

@@ -64,6 +64,12 @@ const std::map<std::string, Publisher::FollowerInfo>& Publisher::followers(
   return it == m_channels.end() ? none : it->second.followers;
 }
 
+Publisher::CacheCounts Publisher::delta_cache(const std::string& channel) const
+{
+  const auto it = m_channels.find(channel);
+  return it == m_channels.end() ? CacheCounts{} : it->second.cache;
+}
+
 bool Publisher::in_flight(const std::string& channel) const
 {
   const auto it = m_channels.find(channel);
@@ -190,6 +196,7 @@ util::Result<Outputs> Publisher::begin(const PushRequest& push, Millis now)
     out.make.push_back({c->name, prior, push.version});
   }
   c->last_txn = t.ref.number;
+  t.began = now;
   t.deadline = now + push.timeout;
   c->txn = std::move(t);
   out.publish.push_back({c->name, prepare(*c)});
@@ -320,6 +327,7 @@ void Publisher::end(Channel& c, Outputs& out)
   r.outcome = t.outcome;
   r.reason = t.reason;
   r.timed_out = t.timed_out;
+  r.began = t.began;
   for (auto& [id, v] : t.voters) {
     r.followers.push_back(std::move(v));
   }

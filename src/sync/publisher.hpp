@@ -74,6 +74,7 @@ struct TxnReport
   std::string reason; // of an abort
   bool timed_out = false;
   std::vector<FollowerResult> followers; // the voters, by id
+  Millis began = 0;                      // when the transaction began
 };
 
 // What the engine asks for. The daemon publishes, replies, makes deltas and
@@ -148,6 +149,14 @@ public:
   };
   const std::map<std::string, FollowerInfo>& followers(const std::string& channel) const;
   bool in_flight(const std::string& channel) const;
+  // FETCHes from a delta's first byte that found it in the delta cache,
+  // and those that had it made.
+  struct CacheCounts
+  {
+    std::uint64_t hits = 0;
+    std::uint64_t misses = 0;
+  };
+  CacheCounts delta_cache(const std::string& channel) const;
   std::string status_json(const std::string& channel, Millis now) const;
 
 private:
@@ -158,6 +167,7 @@ private:
     wire::VersionRef prior;
     std::uint64_t delta_bytes = 0;
     std::vector<std::uint8_t> inline_delta;
+    Millis began = 0;
     Millis deadline = 0;
     bool decided = false;
     wire::Outcome outcome = wire::Outcome::none;
@@ -175,6 +185,7 @@ private:
     std::map<std::string, FollowerInfo> followers;
     std::set<std::pair<std::uint64_t, std::uint64_t>> making; // deltas asked for (from, to numbers)
     std::map<std::pair<std::uint64_t, std::uint64_t>, std::string> failed; // and why they failed
+    CacheCounts cache;
   };
 
   Channel* find(const std::string& name);

@@ -144,12 +144,16 @@ void Publisher::on_fetch(const std::string& peer, const wire::Fetch& m, Outputs&
     }
   }
   const auto size = m_source.delta_size(c->name, m.from, m.to);
+  if (m.offset == 0 && size) {
+    c->cache.hits += 1;
+  }
   if (!size) {
     if (const auto f = c->failed.find({m.from.number, m.to.number}); f != c->failed.end()) {
       out.replies.push_back({peer, error(wire::ErrorCode::internal, f->second)});
       return;
     }
     if (c->making.insert({m.from.number, m.to.number}).second) {
+      c->cache.misses += 1;
       out.make.push_back({c->name, m.from, m.to});
     }
     out.replies.push_back({peer, wire::Wait{static_cast<std::uint32_t>(m_options.retry)}});

@@ -2,6 +2,7 @@
 // journal on stderr), and their log levels: what an operator sees in
 // systemctl status and journalctl.
 
+#include "net/metrics.hpp"
 #include "support/daemon.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -12,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -218,6 +220,106 @@ TEST_F(cli_service, UnderTheJournalALineStartsWithItsPriority)
   const std::string log = read_file(m_temp / "serve.log");
   EXPECT_EQ(log.rfind("<5>serving 1 channel on tcp://" + address(), 0), 0U) << log;
   EXPECT_NE(log.find("\n<5>stopping\n"), std::string::npos) << log;
+}
+
+// One HTTP exchange with 127.0.0.1:port; the whole response.
+std::string http(int port, const std::string& request)
+{
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string response;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+        static_cast<ssize_t>(request.size())) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < end) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 100) != 1) {
+        continue;
+      }
+      char buffer[4096];
+      const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+      if (n <= 0) {
+        break; // the server closed the connection: the response is whole
+      }
+      response.append(buffer, static_cast<std::size_t>(n));
+    }
+  }
+  ::close(fd);
+  return response;
+}
+
+TEST_F(cli_service, PrometheusScrapesTheFleetAndItsTransactions)
+{
+  const int metrics_port = free_port_pair();
+  const std::string file = m_temp / "treecast.prom";
+  auto master =
+    serve({"--metrics", "127.0.0.1:" + std::to_string(metrics_port), "--metrics-file", file});
+  Daemon follower({TREECAST_BIN, "follow", "--master", address(), "--channel", "nginx", "--dir",
+                   m_temp / "tree", "--id", "web-1"},
+                  m_temp / "follow.log");
+  const std::string get = "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  ASSERT_TRUE(wait_until([&] {
+    return http(metrics_port, get).find("treecast_followers_alive{channel=\"nginx\"} 1\n") !=
+           std::string::npos;
+  }))
+    << http(metrics_port, get);
+  const auto pushed = run({TREECAST_BIN, "push", "nginx", "--store", m_store});
+  ASSERT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
+
+  const std::string scraped = http(metrics_port, get);
+  EXPECT_EQ(scraped.rfind("HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4", 0), 0U)
+    << scraped;
+  for (const char* line :
+       {"treecast_committed_version{channel=\"nginx\"} 1\n",
+        "treecast_transactions_total{channel=\"nginx\",outcome=\"commit\"} 1\n",
+        "treecast_transactions_total{channel=\"nginx\",outcome=\"abort\"} 0\n",
+        "treecast_transaction_duration_seconds_count{channel=\"nginx\"} 1\n",
+        "treecast_transaction_duration_seconds_bucket{channel=\"nginx\",le=\"+Inf\"} 1\n",
+        "treecast_delta_cache_misses_total{channel=\"nginx\"} 1\n",
+        "# TYPE treecast_transaction_duration_seconds histogram\n"}) {
+    EXPECT_NE(scraped.find(line), std::string::npos) << line << " in\n" << scraped;
+  }
+  // The follower's version moves when its next HELLO says so.
+  EXPECT_TRUE(wait_until([&] {
+    return http(metrics_port, get)
+             .find("treecast_follower_version{channel=\"nginx\",follower=\"web-1\"} 1\n") !=
+           std::string::npos;
+  }))
+    << http(metrics_port, get);
+  // A small delta went inside the PREPARE: its bytes are counted.
+  EXPECT_EQ(scraped.find("treecast_delta_bytes_sent_total{channel=\"nginx\",how=\"inline\"} 0\n"),
+            std::string::npos)
+    << scraped;
+
+  // The file says the same, rewritten after the transaction.
+  EXPECT_TRUE(wait_until([&] {
+    return read_file(file).find(
+             "treecast_transactions_total{channel=\"nginx\",outcome=\"commit\"} 1\n") !=
+           std::string::npos;
+  }))
+    << read_file(file);
+
+  // Anything else is refused, and a request too large costs a bounded buffer.
+  EXPECT_EQ(http(metrics_port, "GET /other HTTP/1.0\r\n\r\n").rfind("HTTP/1.0 404", 0), 0U);
+  EXPECT_EQ(http(metrics_port, "POST /metrics HTTP/1.0\r\n\r\n").rfind("HTTP/1.0 405", 0), 0U);
+  EXPECT_EQ(http(metrics_port, "GET /metrics HTTP/1.0\r\nX: " + std::string(10000, 'x'))
+              .rfind("HTTP/1.0 431", 0),
+            0U);
+  EXPECT_EQ(master->stop(), 0);
+}
+
+} // namespace
+
+namespace {
+
+TEST(MetricsText, LabelValuesAreEscapedAsTheTextFormatWants)
+{
+  EXPECT_EQ(treecast::net::label_value("web-1"), "web-1");
+  EXPECT_EQ(treecast::net::label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
 }
 
 } // namespace
