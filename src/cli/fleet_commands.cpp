@@ -6,6 +6,7 @@
 #include "core/follower.hpp"
 #include "fleet_common.hpp"
 #include "output.hpp"
+#include "sync/publisher.hpp"
 #include "util/file.hpp"
 #include "util/human.hpp"
 
@@ -149,7 +150,8 @@ int run_follower_status(const std::string& dir, const std::string& state, bool j
   }
   const core::Manifest& m = peek->current;
   if (json) {
-    nlohmann::json j{{"dir", dir},
+    nlohmann::json j{{"schema", sync::k_status_schema},
+                     {"dir", dir},
                      {"channel", m.header.channel},
                      {"version", m.header.number},
                      {"version_id", m.header.number == 0 ? "" : m.id.hex()}};

@@ -104,6 +104,9 @@ struct Outputs
   std::vector<util::LogEntry> log; // lines for the daemon's log
 };
 
+// The version of status_json's layout (treecast-status(1), JSON).
+inline constexpr int k_status_schema = 1;
+
 struct PublisherOptions
 {
   Millis heartbeat = 1000; // a HEARTBEAT per channel this often

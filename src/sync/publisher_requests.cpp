@@ -295,7 +295,10 @@ std::string Publisher::status_json(const std::string& channel, Millis now) const
       j["followers_total"] = c.followers.size();
       channels.push_back(std::move(j));
     }
-    nlohmann::json all{{"channels", std::move(channels)}, {"truncated", cut}};
+    // schema: treecast-status(1), JSON. Fields are only added within a
+    // schema; a change to one that is there gives a new number.
+    nlohmann::json all{
+      {"schema", k_status_schema}, {"channels", std::move(channels)}, {"truncated", cut}};
     std::string text = all.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     if (text.size() <= wire::k_max_status || keep == 0) {
       return text;

@@ -118,6 +118,19 @@ TEST_F(cli_fleet, EveryPushReachesEveryFollowerWhole)
       expect_same(id);
     }
   }
+  // status --json: the documented schema, version 1.
+  const auto s = status();
+  EXPECT_EQ(s["schema"], 1);
+  EXPECT_EQ(s["truncated"], false);
+  ASSERT_EQ(s["channels"].size(), 1U);
+  EXPECT_EQ(s["channels"][0]["channel"], "nginx");
+  EXPECT_EQ(s["channels"][0]["committed"], 4);
+  EXPECT_EQ(s["channels"][0]["followers_total"], 3);
+  for (const auto& f : s["channels"][0]["followers"]) {
+    for (const char* key : {"id", "version", "state", "alive", "seen_ms_ago", "last_error"}) {
+      EXPECT_TRUE(f.contains(key)) << key << " in " << f.dump();
+    }
+  }
   // Nothing changed: nothing printed, exit 0.
   const auto same = push();
   EXPECT_EQ(same.exit_code, 0) << same.err;
@@ -180,6 +193,7 @@ TEST_F(cli_fleet, ARefusingCheckAbortsEverywhereAndSaysWhoAndWhy)
   const auto json = run({TREECAST_BIN, "status", "--dir", dir("web-2"), "--json"});
   ASSERT_EQ(json.exit_code, 0) << json.err;
   const auto j = nlohmann::json::parse(json.out);
+  EXPECT_EQ(j["schema"], 1);
   EXPECT_EQ(j["version"], 3);
   EXPECT_EQ(j["channel"], "nginx");
   EXPECT_TRUE(j["staged"].is_null());
