@@ -43,6 +43,7 @@ void add_delta(CLI::App& app, Runner& selected);
 void add_follower_commands(CLI::App& app, Runner& selected);
 void add_gc(CLI::App& app, Runner& selected);
 void add_daemon_commands(CLI::App& app, Runner& selected);
+void add_follow_commands(CLI::App& app, Runner& selected);
 void add_fleet_commands(CLI::App& app, Runner& selected);
 
 } // namespace treecast::cli

@@ -46,6 +46,7 @@ int main(int argc, char** argv)
   add_follower_commands(app, selected);
   add_gc(app, selected);
   add_daemon_commands(app, selected);
+  add_follow_commands(app, selected);
   add_fleet_commands(app, selected);
 
   // A first word that is neither an option nor a command is a typo.
