@@ -131,14 +131,16 @@ util::Status read_serve(const Reader& r, const toml::table& t, ServeConfig& c)
 util::Status read_follow(const Reader& r, const toml::table& t, FollowConfig& c)
 {
   if (auto s =
-        r.only(t, "follow.", {"master", "id", "commit", "channel", "key", "master_key", "trust"});
+        r.only(t, "follow.",
+               {"master", "id", "commit", "channel", "key", "master_key", "trust", "exec_splay"});
       !s) {
     return s;
   }
   for (auto s :
        {r.strings(t, "trust", "follow.", c.trust), r.get(t, "key", "follow.", c.key),
         r.get(t, "master_key", "follow.", c.master_key), r.get(t, "master", "follow.", c.master),
-        r.get(t, "id", "follow.", c.id), r.get(t, "commit", "follow.", c.commit)}) {
+        r.get(t, "id", "follow.", c.id), r.get(t, "commit", "follow.", c.commit),
+        r.get(t, "exec_splay", "follow.", c.exec_splay)}) {
     if (!s) {
       return s;
     }

@@ -46,6 +46,7 @@ struct FollowConfig
   std::optional<std::string> commit;
   std::optional<std::string> key;
   std::optional<std::string> master_key;
+  std::optional<std::string> exec_splay; // a duration, "30s"
   std::vector<std::string> trust;
   std::vector<FollowChannelConfig> channels;
 };

@@ -28,6 +28,7 @@ struct FollowArgs
   std::string exec;
   std::string commit = "atomic";
   std::string timeout = "60s";
+  std::string exec_splay; // follow: spread reloads over up to this long
   std::string key;
   std::string master_key;
   std::vector<std::string> trust;
@@ -62,6 +63,9 @@ int run_follow(FollowArgs a, bool once)
     }
     if (!a.given.contains("--trust")) {
       a.trust = c.trust;
+    }
+    if (!a.given.contains("--exec-splay") && c.exec_splay && !once) {
+      a.exec_splay = *c.exec_splay;
     }
     for (const auto& ch : c.channels) {
       // --channel NAME alone: that channel of the config.
@@ -108,6 +112,14 @@ int run_follow(FollowArgs a, bool once)
   if (!deadline) {
     return fail(deadline.error());
   }
+  std::chrono::milliseconds splay{0};
+  if (!a.exec_splay.empty()) {
+    auto d = parse_duration(a.exec_splay);
+    if (!d) {
+      return fail(d.error());
+    }
+    splay = *d;
+  }
   std::vector<sync::VerifyKey> trusted;
   for (const std::string& path : a.trust) {
     auto k = sync::read_verify_key(path);
@@ -141,6 +153,8 @@ int run_follow(FollowArgs a, bool once)
     o.tree.owners = ::geteuid() == 0 ? core::Owners::restore : core::Owners::keep;
     o.once = once;
     o.deadline = *deadline;
+    o.exec_splay = splay;
+    o.tree.defer_exec = splay.count() > 0;
     all.push_back(std::move(o));
   }
   catch_signals();
@@ -200,6 +214,11 @@ void add_follow_commands(CLI::App& app, Runner& selected)
     add_follow_options(*cmd, *a);
     cmd->add_option("--exec", a->exec, "A shell command run after each commit (a reload)")
       ->type_name("CMD");
+    cmd
+      ->add_option("--exec-splay", a->exec_splay,
+                   "Acknowledge the commit first, then run --exec after a random delay up to "
+                   "this long, so a fleet does not reload all at once")
+      ->type_name("DURATION");
     cmd->callback([a, cmd, &selected] {
       a->given = given(*cmd);
       selected = [a] { return run_follow(*a, false); };

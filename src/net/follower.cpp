@@ -94,6 +94,7 @@ public:
         worker.drain();
       }
       apply(m_sub.tick(now_ms()));
+      maybe_run_deferred_exec();
       if (!m_options.once && now_ms() >= m_next_status) {
         write_status();
         m_next_status = now_ms() + 2000;
@@ -149,6 +150,37 @@ private:
   }
 
   // STATE/follow.status: what treecast status --dir shows while this runs.
+  // --exec-splay: a reload owed is planned at a random moment within the
+  // splay, from when it is first seen (after a commit, or at start for one
+  // a stopped daemon owed), and runs when the worker has nothing else.
+  void maybe_run_deferred_exec()
+  {
+    if (!m_replica.exec_pending()) {
+      m_exec_at = 0;
+      return;
+    }
+    const sync::Millis now = now_ms();
+    if (m_exec_at == 0) {
+      const auto splay = std::max<std::int64_t>(1, m_options.exec_splay.count());
+      m_exec_at = now + static_cast<sync::Millis>(random() % splay);
+    }
+    if (now < m_exec_at || !m_worker->idle() || m_exec_running) {
+      return;
+    }
+    m_exec_running = true;
+    m_worker->post([this]() -> Worker::Done {
+      m_replica.run_deferred_exec();
+      return [this] {
+        m_exec_running = false;
+        m_exec_at = 0;
+        m_replica.settle();
+        for (const auto& line : m_replica.take_log()) {
+          m_log(line.level, line.text);
+        }
+      };
+    });
+  }
+
   // systemctl status: "nginx at v5", or what it is doing.
   std::string shown_state() const
   {
@@ -229,6 +261,8 @@ private:
   util::ThreadPool* m_pool = nullptr;
   bool m_failed = false;
   sync::Millis m_next_status = 0;
+  sync::Millis m_exec_at = 0; // when the reload owed runs (0: none planned)
+  bool m_exec_running = false;
   std::int64_t m_last_heard = 0; // seconds since the epoch; 0: never
 };
 

@@ -34,6 +34,9 @@ struct FollowerOptions
   // (run_followers numbers them).
   ServiceNotifier* service = nullptr;
   std::size_t loop = 0;
+  // follow --exec-splay: a reload owed runs after a random delay up to
+  // this (tree.defer_exec must be set), once the worker is idle.
+  std::chrono::milliseconds exec_splay{0};
 };
 
 // Exit codes of the one-shot form (treecast(1), EXIT STATUS).

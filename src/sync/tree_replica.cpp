@@ -60,6 +60,7 @@ util::Result<std::unique_ptr<TreeReplica>> TreeReplica::open(TreeReplicaOptions 
 void TreeReplica::read_state()
 {
   m_next_version = version_of(m_follower->current());
+  m_next_exec_pending = ::access(exec_mark().c_str(), F_OK) == 0;
   m_next_staged.reset();
   if (const auto& p = m_follower->prepared()) {
     if (const auto txn = txn_of_tag(p->tag)) {
@@ -72,6 +73,7 @@ void TreeReplica::settle()
 {
   m_version = m_next_version;
   m_staged = m_next_staged;
+  m_exec_pending = m_next_exec_pending;
 }
 
 util::Status TreeReplica::begin_delta(const wire::VersionRef&, const wire::VersionRef&,
@@ -155,6 +157,34 @@ std::string TreeReplica::stage_and_check(const Action& a, util::Executor& execut
   return "";
 }
 
+void TreeReplica::run_exec(std::uint64_t version)
+{
+  auto r = util::run_hook(m_options.exec,
+                          {{"TREECAST_VERSION", std::to_string(version)},
+                           {"TREECAST_CHANNEL", m_options.channel},
+                           {"TREECAST_DIR", m_options.dir}},
+                          m_options.hook_timeout, 4096, m_options.cancel);
+  if (!r || r->exit_code != 0) {
+    m_log.push_back(
+      {util::Level::error, m_options.channel + ": v" + std::to_string(version) +
+                             " is committed, but the reload hook failed: " +
+                             (r ? util::hook_failure("the hook", *r) : r.error().message)});
+  }
+}
+
+void TreeReplica::run_deferred_exec()
+{
+  const std::uint64_t version = m_follower->current().header.number;
+  run_exec(version);
+  // A hook cut short by the daemon's stop is owed still.
+  if (m_options.cancel == nullptr || !m_options.cancel->load()) {
+    (void)::unlink(exec_mark().c_str());
+  }
+  m_log.push_back({util::Level::info, m_options.channel + ": ran the deferred reload for v" +
+                                        std::to_string(version)});
+  read_state();
+}
+
 std::string TreeReplica::run(const Action& a, util::Executor& executor)
 {
   std::string error;
@@ -174,18 +204,19 @@ std::string TreeReplica::run(const Action& a, util::Executor& executor)
         error = done.error().message;
         break;
       }
-      if (!m_options.exec.empty()) {
-        auto r = util::run_hook(m_options.exec,
-                                {{"TREECAST_VERSION", std::to_string(a.to.number)},
-                                 {"TREECAST_CHANNEL", m_options.channel},
-                                 {"TREECAST_DIR", m_options.dir}},
-                                m_options.hook_timeout, 4096, m_options.cancel);
-        if (!r || r->exit_code != 0) {
-          m_log.push_back(
-            {util::Level::error, m_options.channel + ": v" + std::to_string(a.to.number) +
-                                   " is committed, but the reload hook failed: " +
-                                   (r ? util::hook_failure("the hook", *r) : r.error().message)});
-        }
+      if (m_options.exec.empty()) {
+        break;
+      }
+      if (!m_options.defer_exec) {
+        run_exec(a.to.number);
+        break;
+      }
+      // Owed, and said so on disk before the ACK, so that not even a kill
+      // loses the reload.
+      if (auto s = util::write_file_atomic(exec_mark(), {}, util::Durability::fsync); !s) {
+        m_log.push_back({util::Level::error, m_options.channel + ": cannot defer the reload (" +
+                                               s.error().message + "): running it now"});
+        run_exec(a.to.number);
       }
       break;
     }

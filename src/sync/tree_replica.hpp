@@ -28,6 +28,11 @@ struct TreeReplicaOptions
   core::Owners owners = core::Owners::keep;
   std::string check; // shell command run against the stage before a yes
   std::string exec;  // shell command run after a commit
+  // follow --exec-splay: the commit only marks the reload as owed
+  // (STATE/exec.pending) and the daemon runs it later, with
+  // run_deferred_exec(), after its ACK; a daemon stopped or killed before
+  // then runs it when it starts again.
+  bool defer_exec = false;
   std::chrono::milliseconds hook_timeout{std::chrono::minutes(5)};
   const std::atomic<bool>* cancel = nullptr; // set: hooks are killed (the daemon stops)
   // Master keys whose signature a version needs (none: any version).
@@ -54,12 +59,20 @@ public:
   const std::string& state_dir() const { return m_follower->state(); }
   // What recovery did on open, if anything.
   const std::string& recovered() const { return m_follower->recovered(); }
+  // A deferred reload is owed (after settle()).
+  bool exec_pending() const { return m_exec_pending; }
+  // Runs the reload hook for the version the tree holds now, once however
+  // many commits it stands for, and clears the mark. On the worker, as
+  // run(); settle() after it.
+  void run_deferred_exec();
   // Log lines from the last run() (a failed reload hook, ...).
   std::vector<util::LogEntry> take_log() { return std::move(m_log); }
 
 private:
   explicit TreeReplica(TreeReplicaOptions options) : m_options(std::move(options)) {}
   std::string stage_and_check(const Action& action, util::Executor& executor);
+  void run_exec(std::uint64_t version);
+  std::string exec_mark() const { return m_follower->state() + "/exec.pending"; }
   void read_state();
 
   TreeReplicaOptions m_options;
@@ -70,6 +83,8 @@ private:
   std::optional<Staged> m_staged;
   wire::VersionRef m_next_version; // run()'s, until settle()
   std::optional<Staged> m_next_staged;
+  bool m_exec_pending = false;
+  bool m_next_exec_pending = false;
   std::vector<util::LogEntry> m_log;
 };
 

@@ -600,4 +600,39 @@ TEST_F(cli_fleet, DryRunShowsTheChangesAndTheDeltaAndPushesNothing)
   EXPECT_EQ(push({"--dry-run"}).out, "nginx: unchanged, v2; a push would record nothing\n");
 }
 
+TEST_F(cli_fleet, ExecSplayAcknowledgesFirstAndReloadsOnceLaterEvenAfterARestart)
+{
+  const std::string reloads = m_temp / "reloads";
+  const std::string owed = m_temp / ".tree-web-1.treecast/exec.pending";
+  const std::string hook = "echo $TREECAST_VERSION >> " + reloads;
+  // A splay of an hour: the commit is acknowledged, the reload owed.
+  follow("web-1", {"--exec", hook, "--exec-splay", "1h"});
+  ASSERT_TRUE(wait_until([&] { return alive(1); }));
+  for (int round = 1; round <= 2; ++round) {
+    write_file(m_source + "/nginx.conf", "worker_processes " + std::to_string(round) + ";\n");
+    const auto r = push();
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("web-1  v" + std::to_string(round - 1) + "  vote yes  committed"),
+              std::string::npos)
+      << r.out;
+    expect_same("web-1");
+  }
+  EXPECT_TRUE(fs::exists(owed));
+  EXPECT_FALSE(fs::exists(reloads));
+  // Stopped before its moment: the reload stays owed, and a follower
+  // started again runs it, once, for the version the tree holds.
+  ASSERT_EQ(m_followers["web-1"]->stop(), 0);
+  EXPECT_TRUE(fs::exists(owed));
+  follow("web-1", {"--exec", hook, "--exec-splay", "100ms"});
+  ASSERT_TRUE(wait_until([&] { return fs::exists(reloads) && !fs::exists(owed); }))
+    << read_file(m_temp / "web-1.log");
+  EXPECT_EQ(read_file(reloads), "2\n");
+  // Later commits are each reloaded within the splay.
+  write_file(m_source + "/nginx.conf", "worker_processes 3;\n");
+  ASSERT_EQ(push().exit_code, 0);
+  ASSERT_TRUE(wait_until([&] { return read_file(reloads) == "2\n3\n"; }))
+    << read_file(reloads) << read_file(m_temp / "web-1.log");
+  EXPECT_FALSE(fs::exists(owed));
+}
+
 } // namespace
