@@ -7,6 +7,7 @@
 #include "fleet_common.hpp"
 #include "net/follower.hpp"
 #include "output.hpp"
+#include "progress.hpp"
 #include "sync/signing.hpp"
 
 #include <set>
@@ -160,6 +161,12 @@ int run_follow(FollowArgs a, bool once)
   catch_signals();
   set_log_base(once ? util::Level::notice : util::Level::info, !once);
   net::ServiceNotifier service(all.size());
+  Progress progress("fetching");
+  if (once && progress.shown()) {
+    all.front().progress = [&](std::uint64_t done, std::uint64_t total) {
+      progress.at(done, total);
+    };
+  }
   if (!once) {
     for (auto& o : all) {
       o.service = &service;

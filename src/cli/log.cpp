@@ -1,6 +1,7 @@
 #include "log.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -14,6 +15,7 @@ namespace treecast::cli {
 namespace {
 
 int g_more = 0;
+std::atomic<bool> g_progress_drawn{false};
 util::Level g_base = util::Level::notice;
 bool g_daemon = false;
 
@@ -43,6 +45,11 @@ bool stderr_is_journal()
 }
 
 } // namespace
+
+void set_progress_drawn(bool drawn)
+{
+  g_progress_drawn = drawn;
+}
 
 void set_verbosity(int more)
 {
@@ -81,6 +88,9 @@ void log_line(util::Level level, const std::string& line)
     char stamp[32];
     std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &utc);
     out = std::string(stamp) + " " + std::string(util::level_name(level)) + ": " + line + "\n";
+  }
+  if (g_progress_drawn.exchange(false)) {
+    out = "\r\x1b[K" + out;
   }
   // One write per line, so lines of several threads never interleave.
   std::lock_guard lock(mutex);

@@ -21,5 +21,8 @@ void set_verbosity(int more);
 void set_log_base(util::Level base, bool daemon);
 [[nodiscard]] bool logs(util::Level level);
 void log_line(util::Level level, const std::string& line);
+// A progress line is on the terminal (progress.hpp): a log line erases it
+// first, and the next progress draws it again.
+void set_progress_drawn(bool drawn);
 
 } // namespace treecast::cli

@@ -1,6 +1,7 @@
 #include "commands.hpp"
 #include "core/snapshot.hpp"
 #include "output.hpp"
+#include "progress.hpp"
 #include "util/file.hpp"
 #include "util/human.hpp"
 
@@ -33,7 +34,12 @@ int run_snapshot(const SnapshotArgs& args)
   options.excludes = args.excludes;
   options.level = args.level;
   util::ThreadPool pool(args.jobs);
+  Progress progress("reading");
+  if (progress.shown()) {
+    options.progress = [&](std::uint64_t n, std::uint64_t total) { progress.add(n, total); };
+  }
   auto report = core::snapshot(*store, args.dir, options, pool);
+  progress.finish();
   if (!report) {
     return fail(report.error());
   }

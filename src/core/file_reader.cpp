@@ -108,6 +108,9 @@ util::Result<std::optional<FileOutcome>> FileReader::read_once(const std::string
       } else {
         hasher.update(block);
       }
+      if (m_options.progress) {
+        m_options.progress(block.size(), 0);
+      }
       if (first_block && first_pass && m_options.after_first_block) {
         m_options.after_first_block(path, attempt);
       }

@@ -176,6 +176,18 @@ util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir
     return items[a.item].key.size > items[b.item].key.size;
   });
 
+  // The readers report to progress with the total to read.
+  SnapshotOptions reading = options;
+  if (options.progress) {
+    std::uint64_t total = 0;
+    for (const ToRead& r : to_read) {
+      total += items[r.item].key.size;
+    }
+    reading.progress = [&options, total](std::uint64_t n, std::uint64_t) {
+      options.progress(n, total);
+    };
+  }
+
   SnapshotReport report;
   report.warnings = std::move(walked->warnings);
   KnownContent known(store);
@@ -200,7 +212,7 @@ util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir
       }
     }
     if (!reader) {
-      reader = std::make_unique<FileReader>(store, options, known);
+      reader = std::make_unique<FileReader>(store, reading, known);
     }
     WalkItem& item = items[to_read[k].item];
     auto outcome = reader->read(dir, std::string(item.path), to_read[k].probably_stored);

@@ -29,6 +29,10 @@ struct SnapshotOptions
   // left as it was; the report's manifest is the version the tree would
   // be. Content no version uses goes at the next gc.
   bool record = true;
+  // Called from the reading threads as each block of a file is read: the
+  // bytes just read, and what all the files to read add up to (a file that
+  // changed while read, and is read again, counts again).
+  std::function<void(std::uint64_t read, std::uint64_t total)> progress;
   // Test hook: called after a file's first block was read, with its path
   // relative to the tree and the attempt number (0, 1, ...).
   std::function<void(const std::string&, int)> after_first_block;

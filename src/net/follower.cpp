@@ -95,6 +95,9 @@ public:
       }
       apply(m_sub.tick(now_ms()));
       maybe_run_deferred_exec();
+      if (m_options.progress && m_sub.phase() == sync::Subscriber::Phase::fetching) {
+        m_options.progress(m_replica.spooled(), m_replica.spool_total());
+      }
       if (!m_options.once && now_ms() >= m_next_status) {
         write_status();
         m_next_status = now_ms() + 2000;

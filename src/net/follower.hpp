@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,9 @@ struct FollowerOptions
   // follow --exec-splay: a reload owed runs after a random delay up to
   // this (tree.defer_exec must be set), once the worker is idle.
   std::chrono::milliseconds exec_splay{0};
+  // Called from the loop while a delta comes in: bytes received, of its
+  // size (sync's progress line).
+  std::function<void(std::uint64_t, std::uint64_t)> progress;
 };
 
 // Exit codes of the one-shot form (treecast(1), EXIT STATUS).

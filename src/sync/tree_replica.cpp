@@ -87,6 +87,8 @@ util::Status TreeReplica::begin_delta(const wire::VersionRef&, const wire::Versi
       ::ftruncate(m_spool_fd.get(), static_cast<off_t>(total)) != 0) {
     return util::io_error(m_spool, "cannot make room for the delta in", errno);
   }
+  m_spool_total = total;
+  m_spooled = 0;
   return {};
 }
 
@@ -104,6 +106,7 @@ util::Status TreeReplica::write_delta(std::uint64_t offset, std::span<const std:
     }
     done += static_cast<std::size_t>(n);
   }
+  m_spooled += data.size();
   return {};
 }
 

@@ -59,6 +59,10 @@ public:
   const std::string& state_dir() const { return m_follower->state(); }
   // What recovery did on open, if anything.
   const std::string& recovered() const { return m_follower->recovered(); }
+  // The delta being received: bytes written so far, of its size. (A
+  // chunk asked for again after a stall counts again.)
+  std::uint64_t spooled() const { return m_spooled; }
+  std::uint64_t spool_total() const { return m_spool_total; }
   // A deferred reload is owed (after settle()).
   bool exec_pending() const { return m_exec_pending; }
   // Runs the reload hook for the version the tree holds now, once however
@@ -84,6 +88,8 @@ private:
   wire::VersionRef m_next_version; // run()'s, until settle()
   std::optional<Staged> m_next_staged;
   bool m_exec_pending = false;
+  std::uint64_t m_spooled = 0;
+  std::uint64_t m_spool_total = 0;
   bool m_next_exec_pending = false;
   std::vector<util::LogEntry> m_log;
 };

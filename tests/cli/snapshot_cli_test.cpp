@@ -417,3 +417,29 @@ TEST_F(cli_snapshot_unreadable, UnreadableFolderFailsWithExit4AndRecordsNothing)
   const RunResult r = snapshot_unprivileged();
   expect_nothing_recorded(r, folder);
 }
+
+TEST_F(cli_snapshot, AProgressLineOnATerminalOnly)
+{
+  const std::string script = find_program("script");
+  if (script.empty()) {
+    GTEST_SKIP() << "script(1) is not installed: no terminal to run under";
+  }
+  write_file(m_tree + "/big", std::string(8 << 20, 'x'));
+  write_file(m_tree + "/small", "y");
+  // Under script(1), stderr is a terminal: the line shows, then is erased.
+  const std::string command =
+    std::string(TREECAST_BIN) + " snapshot " + m_tree + " --store " + m_store + " --channel web";
+  const RunResult tty =
+    run({script, "-qefc", command, "/dev/null"}, {"TREECAST_PROGRESS_AFTER_MS=0"});
+  ASSERT_EQ(tty.exit_code, 0) << testing::PrintToString(tty);
+  EXPECT_NE(tty.out.find("\rreading "), std::string::npos) << tty.out;
+  EXPECT_NE(tty.out.find(" of 8.0 MiB, "), std::string::npos) << tty.out;
+  EXPECT_NE(tty.out.find("\r\x1b[Kv1 "), std::string::npos) << "erased before the result\n"
+                                                            << tty.out;
+  // Not a terminal: not a byte of it.
+  write_file(m_tree + "/big", std::string(8 << 20, 'z'));
+  const RunResult piped = tc_raw({"snapshot", m_tree, "--store", m_store, "--channel", "web"});
+  ASSERT_EQ(piped.exit_code, 0) << testing::PrintToString(piped);
+  EXPECT_EQ(piped.err, "");
+  EXPECT_EQ(piped.out.find('\r'), std::string::npos);
+}
