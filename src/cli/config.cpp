@@ -130,9 +130,9 @@ util::Status read_serve(const Reader& r, const toml::table& t, ServeConfig& c)
 
 util::Status read_follow(const Reader& r, const toml::table& t, FollowConfig& c)
 {
-  if (auto s =
-        r.only(t, "follow.",
-               {"master", "id", "commit", "channel", "key", "master_key", "trust", "exec_splay"});
+  if (auto s = r.only(
+        t, "follow.",
+        {"master", "id", "commit", "channel", "key", "master_key", "trust", "exec_splay", "group"});
       !s) {
     return s;
   }
@@ -140,7 +140,7 @@ util::Status read_follow(const Reader& r, const toml::table& t, FollowConfig& c)
        {r.strings(t, "trust", "follow.", c.trust), r.get(t, "key", "follow.", c.key),
         r.get(t, "master_key", "follow.", c.master_key), r.get(t, "master", "follow.", c.master),
         r.get(t, "id", "follow.", c.id), r.get(t, "commit", "follow.", c.commit),
-        r.get(t, "exec_splay", "follow.", c.exec_splay)}) {
+        r.get(t, "exec_splay", "follow.", c.exec_splay), r.get(t, "group", "follow.", c.group)}) {
     if (!s) {
       return s;
     }
@@ -158,18 +158,19 @@ util::Status read_follow(const Reader& r, const toml::table& t, FollowConfig& c)
     if (ch == nullptr) {
       return r.bad(&item, "each [[follow.channel]] must be a table");
     }
-    if (auto s =
-          r.only(*ch, "follow.channel.", {"name", "dir", "state", "check", "exec", "commit"});
+    if (auto s = r.only(*ch, "follow.channel.",
+                        {"name", "dir", "state", "check", "exec", "health", "commit"});
         !s) {
       return s;
     }
     FollowChannelConfig f;
-    std::optional<std::string> name, dir, state, check, exec, commit;
+    std::optional<std::string> name, dir, state, check, exec, health, commit;
     for (auto s :
          {r.get(*ch, "name", "follow.channel.", name), r.get(*ch, "dir", "follow.channel.", dir),
           r.get(*ch, "state", "follow.channel.", state),
           r.get(*ch, "check", "follow.channel.", check),
           r.get(*ch, "exec", "follow.channel.", exec),
+          r.get(*ch, "health", "follow.channel.", health),
           r.get(*ch, "commit", "follow.channel.", commit)}) {
       if (!s) {
         return s;
@@ -183,6 +184,7 @@ util::Status read_follow(const Reader& r, const toml::table& t, FollowConfig& c)
     f.state = state.value_or("");
     f.check = check.value_or("");
     f.exec = exec.value_or("");
+    f.health = health.value_or("");
     f.commit = commit.value_or("");
     c.channels.push_back(std::move(f));
   }

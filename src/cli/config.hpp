@@ -37,6 +37,7 @@ struct FollowChannelConfig
   std::string check;
   std::string exec;
   std::string commit; // "" for follow's
+  std::string health;
 };
 
 struct FollowConfig
@@ -47,6 +48,7 @@ struct FollowConfig
   std::optional<std::string> key;
   std::optional<std::string> master_key;
   std::optional<std::string> exec_splay; // a duration, "30s"
+  std::optional<std::string> group;      // push --canary's group
   std::vector<std::string> trust;
   std::vector<FollowChannelConfig> channels;
 };

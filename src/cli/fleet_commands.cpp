@@ -32,6 +32,7 @@ struct PushArgs
   std::string rollback_to; // rollback: the version whose tree to publish again
   std::string max_delete;  // a count or a percentage; empty: no limit
   bool dry_run = false;
+  std::string canary; // a follower group that commits first
 };
 
 // push --dry-run: the changes, the delta each follower would fetch, and
@@ -97,9 +98,12 @@ int run_push(const PushArgs& a)
                                {"min_followers", a.min_followers},
                                {"one_phase", a.one_phase},
                                {"max_delete", a.max_delete},
-                               {"dry_run", a.dry_run}};
-  // The snapshot, the votes, then as long again for the acks.
-  auto reply = ask_master(a.store.store, request, 2 * *timeout + std::chrono::minutes(10));
+                               {"dry_run", a.dry_run},
+                               {"canary", a.canary}};
+  // The snapshot, the votes, then as long again for the acks; a canary
+  // push has up to three transactions.
+  auto reply = ask_master(a.store.store, request,
+                          (a.canary.empty() ? 2 : 6) * *timeout + std::chrono::minutes(10));
   if (!reply) {
     if (reply.error().code == util::Errc::not_found || reply.error().code == util::Errc::io) {
       std::cerr << "treecast: error: " << reply.error().message << '\n';
@@ -119,11 +123,28 @@ int run_push(const PushArgs& a)
       std::cout << a.channel << ": unchanged, v" << r.value("version", 0) << '\n';
     }
   } else {
-    for (const auto& f : r["followers"]) {
-      std::cout << f.value("id", "") << "  v" << f.value("from", 0) << "  vote "
-                << f.value("vote", "") << "  " << f.value("result", "");
-      const std::string reason = f.value("reason", "");
-      std::cout << (reason.empty() ? "" : "  " + reason) << '\n';
+    const auto followers = [](const nlohmann::json& report, const std::string& prefix) {
+      for (const auto& f : report["followers"]) {
+        std::cout << prefix << f.value("id", "") << "  v" << f.value("from", 0) << "  vote "
+                  << f.value("vote", "") << "  " << f.value("result", "");
+        const std::string reason = f.value("reason", "");
+        std::cout << (reason.empty() ? "" : "  " + reason) << '\n';
+      }
+    };
+    if (r.contains("canary")) {
+      const auto& c = r["canary"];
+      const std::string group = c.value("group", "");
+      if (c.contains("transaction")) {
+        followers(c["transaction"], "canary " + group + ": ");
+      } else {
+        followers(r, "canary " + group + ": ");
+      }
+      if (c.contains("rollback")) {
+        followers(c["rollback"], "rollback " + group + ": ");
+      }
+    }
+    if (!r.contains("canary") || r["canary"].contains("transaction")) {
+      followers(r, "");
     }
     std::cout << a.channel << " v" << r.value("version", 0) << ' '
               << (result == "commit" ? "committed" : "aborted");
@@ -262,6 +283,11 @@ void add_fleet_commands(CLI::App& app, Runner& selected)
                      "Refuse a version that deletes more entries than N, or P% (a tree emptied "
                      "by mistake)")
         ->type_name("N|P%");
+      cmd
+        ->add_option("--canary", a->canary,
+                     "Commit to this group of followers first (follow --group), wait for their "
+                     "health checks, then the rest; roll the canaries back if one fails")
+        ->type_name("GROUP");
       cmd->add_flag("-n,--dry-run", a->dry_run,
                     "Show the changes and the delta each follower would fetch; push nothing");
     }

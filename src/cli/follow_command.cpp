@@ -9,6 +9,7 @@
 #include "output.hpp"
 #include "progress.hpp"
 #include "sync/signing.hpp"
+#include "wire/codec.hpp"
 
 #include <set>
 #include <unistd.h>
@@ -30,6 +31,8 @@ struct FollowArgs
   std::string commit = "atomic";
   std::string timeout = "60s";
   std::string exec_splay; // follow: spread reloads over up to this long
+  std::string health;     // follow: a health check after each commit
+  std::string group;      // follow: push --canary's group
   std::string key;
   std::string master_key;
   std::vector<std::string> trust;
@@ -68,6 +71,9 @@ int run_follow(FollowArgs a, bool once)
     if (!a.given.contains("--exec-splay") && c.exec_splay && !once) {
       a.exec_splay = *c.exec_splay;
     }
+    if (!a.given.contains("--group") && c.group) {
+      a.group = *c.group;
+    }
     for (const auto& ch : c.channels) {
       // --channel NAME alone: that channel of the config.
       if (a.channel.empty() || (a.dir.empty() && ch.name == a.channel)) {
@@ -84,7 +90,8 @@ int run_follow(FollowArgs a, bool once)
       FollowChannelConfig& ch = channels.front();
       for (auto [flag, value, field] :
            {std::tuple{"--state", &a.state, &ch.state}, std::tuple{"--check", &a.check, &ch.check},
-            std::tuple{"--exec", &a.exec, &ch.exec}}) {
+            std::tuple{"--exec", &a.exec, &ch.exec},
+            std::tuple{"--health", &a.health, &ch.health}}) {
         if (a.given.contains(flag)) {
           *field = *value;
         }
@@ -95,7 +102,7 @@ int run_follow(FollowArgs a, bool once)
     if (a.dir.empty()) {
       return fail(util::make_error(util::Errc::usage, "--channel needs --dir"));
     }
-    channels = {{a.channel, a.dir, a.state, a.check, a.exec, ""}};
+    channels = {{a.channel, a.dir, a.state, a.check, a.exec, "", a.health}};
   }
   if (channels.empty()) {
     return fail(util::make_error(util::Errc::usage,
@@ -130,6 +137,10 @@ int run_follow(FollowArgs a, bool once)
     trusted.push_back(*k);
   }
   std::vector<net::FollowerOptions> all;
+  if (!a.group.empty() && !wire::valid_name(a.group)) {
+    return fail(util::make_error(util::Errc::usage, "--group " + util::quote(a.group) +
+                                                      ": use a name such as canary or eu-1"));
+  }
   for (const FollowChannelConfig& ch : channels) {
     if (auto s = core::validate_channel(ch.name); !s) {
       return fail(s.error());
@@ -149,6 +160,8 @@ int run_follow(FollowArgs a, bool once)
     o.tree.state = ch.state;
     o.tree.check = ch.check;
     o.tree.exec = ch.exec;
+    o.tree.health = ch.health;
+    o.group = a.group;
     o.tree.trusted = trusted;
     o.tree.mode = commit == "inplace" ? core::CommitMode::inplace : core::CommitMode::atomic;
     o.tree.owners = ::geteuid() == 0 ? core::Owners::restore : core::Owners::keep;
@@ -221,6 +234,15 @@ void add_follow_commands(CLI::App& app, Runner& selected)
     add_follow_options(*cmd, *a);
     cmd->add_option("--exec", a->exec, "A shell command run after each commit (a reload)")
       ->type_name("CMD");
+    cmd
+      ->add_option("--health", a->health,
+                   "A shell command run after each commit and its reload; when it fails the "
+                   "follower says it is unhealthy (push --canary rolls its canaries back)")
+      ->type_name("CMD");
+    cmd
+      ->add_option("--group", a->group,
+                   "This follower's group: push --canary GROUP commits to it first")
+      ->type_name("NAME");
     cmd
       ->add_option("--exec-splay", a->exec_splay,
                    "Acknowledge the commit first, then run --exec after a random delay up to "

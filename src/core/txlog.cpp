@@ -23,6 +23,8 @@ const char* kind_name(TxnEvent::Kind k)
       return "commit";
     case TxnEvent::Kind::abort:
       return "abort";
+    case TxnEvent::Kind::canary:
+      return "canary";
   }
   return "?";
 }
@@ -32,11 +34,22 @@ std::optional<TxnEvent> parse(const std::string& line)
 {
   char kind[8] = {};
   char hex[33] = {};
+  char group[129] = {};
   TxnEvent e;
   int end = 0;
   if (std::sscanf(line.c_str(), "%7s %" SCNu64 " %" SCNu64 " %" SCNu64 " %32s%n", kind, &e.epoch,
-                  &e.txn, &e.number, hex, &end) != 5 ||
-      static_cast<std::size_t>(end) != line.size()) {
+                  &e.txn, &e.number, hex, &end) != 5) {
+    return std::nullopt;
+  }
+  if (std::string(kind) == "canary") {
+    int more = 0;
+    if (std::sscanf(line.c_str() + end, " %128s%n", group, &more) != 1) {
+      return std::nullopt;
+    }
+    end += more;
+    e.group = group;
+  }
+  if (static_cast<std::size_t>(end) != line.size()) {
     return std::nullopt;
   }
   const std::string k = kind;
@@ -46,6 +59,8 @@ std::optional<TxnEvent> parse(const std::string& line)
     e.kind = TxnEvent::Kind::commit;
   } else if (k == "abort") {
     e.kind = TxnEvent::Kind::abort;
+  } else if (k == "canary") {
+    e.kind = TxnEvent::Kind::canary;
   } else {
     return std::nullopt;
   }
@@ -94,9 +109,11 @@ util::Result<TxnLog> TxnLog::open(const Store& store, std::string_view channel)
 
 util::Status TxnLog::append(const TxnEvent& e)
 {
-  char line[160];
-  const int n = std::snprintf(line, sizeof line, "%s %" PRIu64 " %" PRIu64 " %" PRIu64 " %s\n",
-                              kind_name(e.kind), e.epoch, e.txn, e.number, e.id.hex().c_str());
+  char line[320];
+  const int n = std::snprintf(
+    line, sizeof line, "%s %" PRIu64 " %" PRIu64 " %" PRIu64 " %s%s%s\n", kind_name(e.kind),
+    e.epoch, e.txn, e.number, e.id.hex().c_str(), e.kind == TxnEvent::Kind::canary ? " " : "",
+    e.kind == TxnEvent::Kind::canary ? e.group.substr(0, 128).c_str() : "");
   struct stat before
   {};
   const bool created = ::stat(m_path.c_str(), &before) != 0;

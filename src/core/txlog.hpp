@@ -7,6 +7,9 @@
 //   begin EPOCH TXN NUMBER ID     a transaction proposes version NUMBER
 //   commit EPOCH TXN NUMBER ID    it committed: the fleet holds NUMBER
 //   abort EPOCH TXN NUMBER ID     it aborted
+//   canary EPOCH TXN NUMBER ID GROUP  it committed for GROUP's followers
+//                                 only (push --canary): the fleet's
+//                                 version stays, GROUP holds NUMBER
 //
 // (decimal numbers, the version id in hex). A last line cut short by a
 // crash is ignored. The master's epoch, STORE/epoch, is chosen at random
@@ -17,6 +20,7 @@
 #include "util/hash.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,12 +33,14 @@ struct TxnEvent
     begin,
     commit,
     abort,
+    canary,
   };
   Kind kind = Kind::begin;
   std::uint64_t epoch = 0;
   std::uint64_t txn = 0;
   std::uint64_t number = 0; // the version
   util::Hash128 id;
+  std::string group{}; // canary: the followers' group
 };
 
 class TxnLog

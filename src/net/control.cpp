@@ -26,6 +26,8 @@ const char* ack_name(const std::optional<wire::AckResult>& r)
       return "aborted";
     case wire::AckResult::failed:
       return "failed";
+    case wire::AckResult::unhealthy:
+      return "unhealthy";
   }
   return "none";
 }

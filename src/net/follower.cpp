@@ -25,7 +25,10 @@ class Follower
 public:
   Follower(const FollowerOptions& options, sync::TreeReplica& replica, const LogLine& log)
     : m_options(options), m_replica(replica),
-      m_sub(replica, sync::SubscriberOptions{options.id, options.tree.channel}), m_log(log)
+      m_sub(replica, sync::SubscriberOptions{.follower = options.id,
+                                             .channel = options.tree.channel,
+                                             .group = options.group}),
+      m_log(log)
   {
   }
 
@@ -107,7 +110,7 @@ public:
           return k_exit_not_in_step;
         }
         if (m_sub.heard() && m_sub.settled() && worker.idle() &&
-            m_replica.version() == m_sub.master_committed()) {
+            m_replica.version() == m_sub.target()) {
           return 0;
         }
         if (now_ms() - started > m_options.deadline.count()) {

@@ -21,7 +21,8 @@ struct FollowerOptions
 {
   std::string host = "127.0.0.1";
   int port = 7400;
-  std::string id; // this follower's name
+  std::string id;    // this follower's name
+  std::string group; // follow --group (push --canary GROUP); or empty
   // CURVE: this follower's key file, and the master's public key file it
   // pins (both or neither).
   std::string key;

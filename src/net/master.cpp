@@ -160,11 +160,7 @@ void Master::apply(sync::Outputs out)
     make_delta(m);
   }
   for (const auto& r : out.ended) {
-    const auto waiting = m_pushes.find(r.channel);
-    if (waiting != m_pushes.end()) {
-      answer(waiting->second, report_json(r));
-      m_pushes.erase(waiting);
-    }
+    ended(r);
   }
   for (const auto& line : out.log) {
     m_log(line.level, line.text);

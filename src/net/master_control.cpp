@@ -101,6 +101,19 @@ void Master::push(const std::string& peer, const std::string& channel,
     answer(peer, {{"result", "error"}, {"error", "--max-delete: a count or a percentage"}});
     return;
   }
+  p.group = request.value("canary", "");
+  if (!p.group.empty()) {
+    if (!wire::valid_name(p.group)) {
+      answer(peer, {{"result", "error"}, {"error", "--canary: a group name, as follow --group"}});
+      return;
+    }
+    if (m_source.committed(channel, 1).empty()) {
+      answer(peer, {{"result", "error"},
+                    {"error", "push --canary needs a committed version to roll the canaries "
+                              "back to: push the first version to the whole fleet"}});
+      return;
+    }
+  }
   core::SnapshotOptions options;
   options.channel = channel;
   options.message = request.value("message", "");
@@ -147,7 +160,11 @@ void Master::snapped(sync::PushRequest p, core::Manifest manifest)
   p.version = sync::version_of(manifest);
   const auto committed = m_source.committed(p.channel, 1);
   const wire::VersionRef prior = committed.empty() ? wire::VersionRef{} : committed.front();
+  if (!p.group.empty()) {
+    m_canaries[p.channel] = CanaryPush{p, prior, 1, {}, ""};
+  }
   if (prior == p.version) {
+    m_canaries.erase(p.channel);
     const auto waiting = m_pushes.find(p.channel);
     answer(waiting->second, {{"result", "unchanged"},
                              {"channel", p.channel},
@@ -203,6 +220,7 @@ void Master::begin(const sync::PushRequest& p)
 
 void Master::fail_push(const std::string& channel, const std::string& error)
 {
+  m_canaries.erase(channel);
   m_log(util::Level::error, channel + ": push failed: " + error);
   const auto waiting = m_pushes.find(channel);
   if (waiting != m_pushes.end()) {
@@ -239,6 +257,81 @@ void Master::dry_run(const std::string& peer, const std::string& dir,
                                                        d->committed, d->version.header.number);
     return [this, peer, j = dry_run_json(options.channel, *d, refusal)] { answer(peer, j); };
   });
+}
+
+// A transaction ended. A plain push is answered with its report. A push
+// --canary goes on: after the canaries' transaction (1), either the rest
+// of the fleet's (3), or, when a canary's health check failed, the
+// canaries' way back to the version they left (2); the answer comes at
+// the end, with the canaries' report in it.
+void Master::ended(const sync::TxnReport& r)
+{
+  const auto waiting = m_pushes.find(r.channel);
+  const auto canary = m_canaries.find(r.channel);
+  if (canary == m_canaries.end()) {
+    if (waiting != m_pushes.end()) {
+      answer(waiting->second, report_json(r));
+      m_pushes.erase(waiting);
+    }
+    return;
+  }
+  CanaryPush& c = canary->second;
+  nlohmann::json report = report_json(r);
+  if (c.stage == 1) {
+    c.canaries = report;
+    std::string sick;
+    for (const auto& f : r.followers) {
+      if (f.result == wire::AckResult::unhealthy) {
+        sick += (sick.empty() ? "" : "; ") + f.id + ": " + f.reason;
+      }
+    }
+    if (r.outcome == wire::Outcome::commit && sick.empty()) {
+      // Healthy: the rest of the fleet, to the same version.
+      c.stage = 3;
+      sync::PushRequest rest = c.push;
+      rest.group.clear();
+      m_log(util::Level::notice, r.channel + ": the canaries of group " + c.push.group +
+                                   " are healthy at v" + std::to_string(r.version.number) +
+                                   ": the rest of the fleet follows");
+      begin(rest);
+      return;
+    }
+    if (r.outcome == wire::Outcome::commit) {
+      // Unhealthy: the canaries go back to the version they left.
+      c.stage = 2;
+      c.why = "the health check failed on " + sick;
+      sync::PushRequest back = c.push;
+      back.version = c.prior;
+      back.one_phase = false;
+      back.min_followers = 0;
+      m_log(util::Level::error, r.channel + ": canary v" + std::to_string(r.version.number) +
+                                  " of group " + c.push.group + " is unhealthy (" + sick +
+                                  "): rolling the canaries back to v" +
+                                  std::to_string(c.prior.number));
+      begin(back);
+      return;
+    }
+  }
+  nlohmann::json answer_json = c.stage == 1 ? report : c.canaries;
+  if (c.stage == 3) {
+    answer_json = report;
+    answer_json["canary"] = {{"group", c.push.group}, {"transaction", c.canaries}};
+  } else if (c.stage == 2) {
+    // The canaries' version is not the fleet's: the push failed.
+    answer_json["result"] = "abort";
+    answer_json["reason"] =
+      c.why + "; the canaries " +
+      (r.outcome == wire::Outcome::commit ? "were rolled back to v" + std::to_string(c.prior.number)
+                                          : "could not be rolled back: " + r.reason);
+    answer_json["canary"] = {{"group", c.push.group}, {"rollback", report}};
+  } else {
+    answer_json["canary"] = {{"group", c.push.group}};
+  }
+  m_canaries.erase(canary);
+  if (waiting != m_pushes.end()) {
+    answer(waiting->second, answer_json);
+    m_pushes.erase(waiting);
+  }
 }
 
 } // namespace treecast::net

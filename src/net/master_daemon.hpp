@@ -54,6 +54,7 @@ private:
   void snapped(sync::PushRequest p, core::Manifest manifest);
   void begin(const sync::PushRequest& p);
   void fail_push(const std::string& channel, const std::string& error);
+  void ended(const sync::TxnReport& r);
   void dry_run(const std::string& peer, const std::string& dir,
                const core::SnapshotOptions& options, const std::string& max_delete);
 
@@ -67,8 +68,20 @@ private:
   zmq::socket_t* m_router = nullptr;
   zmq::socket_t* m_control = nullptr;
   Worker* m_worker = nullptr;
-  std::map<std::string, std::string> m_pushes;          // channel -> the control peer waiting
-  std::map<std::string, std::string> m_max_delete;      // channel -> its push's --max-delete
+  std::map<std::string, std::string> m_pushes;     // channel -> the control peer waiting
+  std::map<std::string, std::string> m_max_delete; // channel -> its push's --max-delete
+  // push --canary, per channel: its stage (1 the canaries, 2 their
+  // rollback, 3 the rest of the fleet), the version the canaries left,
+  // and their transaction's report.
+  struct CanaryPush
+  {
+    sync::PushRequest push;
+    wire::VersionRef prior;
+    int stage = 1;
+    nlohmann::json canaries;
+    std::string why;
+  };
+  std::map<std::string, CanaryPush> m_canaries;
   std::optional<Keypair> m_key;                         // the master's, with --key
   ZapHandler m_zap;                                     // the authorized keys
   std::map<std::string, std::int64_t> m_refused_logged; // key -> when last logged

@@ -70,6 +70,17 @@ Publisher::CacheCounts Publisher::delta_cache(const std::string& channel) const
   return it == m_channels.end() ? CacheCounts{} : it->second.cache;
 }
 
+wire::Canary Publisher::canary(const std::string& channel) const
+{
+  const auto it = m_channels.find(channel);
+  if (it == m_channels.end() || it->second.canary.group.empty()) {
+    return {};
+  }
+  wire::Canary c = it->second.canary;
+  c.signature = m_source.signature(channel, c.version);
+  return c;
+}
+
 bool Publisher::in_flight(const std::string& channel) const
 {
   const auto it = m_channels.find(channel);
@@ -81,6 +92,7 @@ Outputs Publisher::start(Millis now)
   Outputs out;
   for (auto& [name, c] : m_channels) {
     c.next_heartbeat = now;
+    c.canary = m_source.canary(name);
     const auto last = m_source.last_txn(name);
     if (!last) {
       continue;
@@ -121,6 +133,7 @@ wire::Heartbeat Publisher::heartbeat(const Channel& c) const
   if (h.committed.number != 0) {
     h.signature = m_source.signature(c.name, h.committed);
   }
+  h.canary = canary(c.name);
   return h;
 }
 
@@ -138,6 +151,7 @@ wire::Prepare Publisher::prepare(const Channel& c) const
   p.one_phase = t.push.one_phase;
   p.inline_delta = t.inline_delta;
   p.signature = m_source.signature(c.name, t.push.version);
+  p.group = t.push.group;
   return p;
 }
 
@@ -158,19 +172,31 @@ util::Result<Outputs> Publisher::begin(const PushRequest& push, Millis now)
                             "channel " + c->name + " has no version " + shown(push.version));
   }
   const auto committed = m_source.committed(c->name, 1);
-  const wire::VersionRef prior = committed.empty() ? wire::VersionRef{} : committed.front();
+  // What the voters hold: the committed version, or, for a group that is
+  // the canary, the canary's.
+  const bool group_is_canary = !push.group.empty() && c->canary.group == push.group;
+  const wire::VersionRef prior = group_is_canary     ? c->canary.version
+                                 : committed.empty() ? wire::VersionRef{}
+                                                     : committed.front();
   if (prior == push.version) {
-    return util::make_error(util::Errc::usage, shown(push.version) + " of " + c->name +
-                                                 " is its committed version already");
+    return util::make_error(
+      util::Errc::usage,
+      shown(push.version) + " of " + c->name + " is " +
+        (push.group.empty() ? "its committed version" : "what group " + push.group + " holds") +
+        " already");
   }
   Txn t;
   t.push = push;
   t.prior = prior;
   Outputs out;
   for (const auto& [id, f] : c->followers) {
-    if (f.seen + m_options.alive >= now) {
+    if (f.seen + m_options.alive >= now && (push.group.empty() || f.group == push.group)) {
       t.voters[id] = FollowerResult{id, f.version, Vote::none, "", std::nullopt};
     }
+  }
+  if (!push.group.empty() && t.voters.empty()) {
+    return util::make_error(util::Errc::conflict,
+                            "no follower of group " + push.group + " of " + c->name + " is alive");
   }
   if (t.voters.size() < push.min_followers) {
     return util::make_error(util::Errc::conflict, std::to_string(t.voters.size()) +
@@ -275,7 +301,11 @@ void Publisher::decide(Channel& c, wire::Outcome outcome, const std::string& rea
 {
   Txn& t = *c.txn;
   std::string why = reason;
-  if (auto s = m_source.log_decision(c.name, t.ref, outcome, t.push.version); !s) {
+  // A canary's commit holds for its group only: the committed version stays.
+  const bool canary = !t.push.group.empty() && outcome == wire::Outcome::commit;
+  if (auto s = canary ? m_source.log_canary(c.name, t.ref, t.push.version, t.push.group)
+                      : m_source.log_decision(c.name, t.ref, outcome, t.push.version);
+      !s) {
     // A commit that is not in the log cannot be told to anyone.
     out.log.push_back(
       {util::Level::error, c.name + ": cannot log the decision: " + s.error().message});
@@ -288,6 +318,12 @@ void Publisher::decide(Channel& c, wire::Outcome outcome, const std::string& rea
   t.decided = true;
   t.outcome = outcome;
   t.reason = why;
+  if (outcome == wire::Outcome::commit) {
+    const auto committed = m_source.committed(c.name, 1);
+    c.canary = canary && (committed.empty() || committed.front() != t.push.version)
+                 ? wire::Canary{t.push.group, t.push.version, {}}
+                 : wire::Canary{};
+  }
   t.deadline = now + t.push.timeout; // now for the acks
   c.last = {t.ref, outcome, t.push.version};
   const wire::Decision d{c.name, t.ref, outcome, t.push.version, why};
@@ -328,6 +364,7 @@ void Publisher::end(Channel& c, Outputs& out)
   r.reason = t.reason;
   r.timed_out = t.timed_out;
   r.began = t.began;
+  r.group = t.push.group;
   for (auto& [id, v] : t.voters) {
     r.followers.push_back(std::move(v));
   }

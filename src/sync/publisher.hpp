@@ -46,6 +46,9 @@ struct PushRequest
   Quorum quorum;                 //
   std::size_t min_followers = 0; // fewer voters: refused at once
   bool one_phase = false;
+  // push --canary: only this group's followers vote and commit; the
+  // committed version stays, the group holds the new one (a canary).
+  std::string group;
 };
 
 enum class Vote : std::uint8_t
@@ -75,6 +78,7 @@ struct TxnReport
   bool timed_out = false;
   std::vector<FollowerResult> followers; // the voters, by id
   Millis began = 0;                      // when the transaction began
+  std::string group;                     // a canary transaction's group
 };
 
 // What the engine asks for. The daemon publishes, replies, makes deltas and
@@ -149,9 +153,12 @@ public:
     wire::FollowerState state = wire::FollowerState::idle;
     Millis seen = 0;
     std::string last_error;
+    std::string group; // as its HELLO says
   };
   const std::map<std::string, FollowerInfo>& followers(const std::string& channel) const;
   bool in_flight(const std::string& channel) const;
+  // The channel's canary (group empty: none).
+  wire::Canary canary(const std::string& channel) const;
   // FETCHes from a delta's first byte that found it in the delta cache,
   // and those that had it made.
   struct CacheCounts
@@ -189,6 +196,7 @@ private:
     std::set<std::pair<std::uint64_t, std::uint64_t>> making; // deltas asked for (from, to numbers)
     std::map<std::pair<std::uint64_t, std::uint64_t>, std::string> failed; // and why they failed
     CacheCounts cache;
+    wire::Canary canary; // a group at another version than the committed one
   };
 
   Channel* find(const std::string& name);

@@ -93,6 +93,7 @@ void Publisher::on_hello(const std::string& peer, const wire::Hello& m, Millis n
   FollowerInfo& f = heard(*c, m.follower, peer, now);
   f.version = m.version;
   f.state = m.state;
+  f.group = m.group;
   // A HELLO repeats what a lost VOTE or ACK said: staged for the
   // transaction is a yes; idle after a decision, having voted, is done.
   if (c->txn) {
@@ -122,6 +123,7 @@ void Publisher::on_hello(const std::string& peer, const wire::Hello& m, Millis n
   if (w.committed.number != 0) {
     w.signature = m_source.signature(c->name, w.committed);
   }
+  w.canary = canary(c->name);
   if (c->txn && !c->txn->decided) {
     w.has_prepare = true;
     w.prepare = prepare(*c);
@@ -217,7 +219,7 @@ void Publisher::on_ack(const std::string& peer, const wire::Ack& m, Millis now, 
   FollowerInfo& f = heard(*c, m.follower, peer, now);
   f.version = m.version;
   f.state = wire::FollowerState::idle;
-  if (m.result == wire::AckResult::failed) {
+  if (m.result == wire::AckResult::failed || m.result == wire::AckResult::unhealthy) {
     f.last_error = m.reason;
   }
   out.replies.push_back({peer, wire::Ok{}});
@@ -229,7 +231,7 @@ void Publisher::on_ack(const std::string& peer, const wire::Ack& m, Millis now, 
     return;
   }
   voter->second.result = m.result;
-  if (m.result == wire::AckResult::failed) {
+  if (m.result == wire::AckResult::failed || m.result == wire::AckResult::unhealthy) {
     voter->second.reason = m.reason;
   }
   maybe_end(*c, out);
@@ -271,10 +273,14 @@ std::string Publisher::status_json(const std::string& channel, Millis now) const
       if (!committed.empty()) {
         j["committed_id"] = committed.front().id.hex();
       }
+      j["canary"] = c.canary.group.empty() ? nlohmann::json(nullptr)
+                                           : nlohmann::json{{"group", c.canary.group},
+                                                            {"version", c.canary.version.number}};
       if (c.txn) {
         j["transaction"] = {{"number", c.txn->ref.number},
                             {"version", c.txn->push.version.number},
-                            {"decided", c.txn->decided}};
+                            {"decided", c.txn->decided},
+                            {"group", c.txn->push.group}};
       } else {
         j["transaction"] = nullptr;
       }
@@ -288,6 +294,7 @@ std::string Publisher::status_json(const std::string& channel, Millis now) const
                              {"version", f.version.number},
                              {"state", f.state == wire::FollowerState::staged ? "staged" : "idle"},
                              {"alive", f.seen + m_options.alive >= now},
+                             {"group", f.group},
                              {"seen_ms_ago", now - f.seen},
                              {"last_error", f.last_error.substr(0, 512)}});
       }

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 
 namespace treecast::sync {
 
@@ -35,6 +36,9 @@ public:
   virtual util::Status begin_delta(const wire::VersionRef& from, const wire::VersionRef& to,
                                    std::uint64_t total) = 0;
   virtual util::Status write_delta(std::uint64_t offset, std::span<const std::uint8_t> data) = 0;
+  // After a commit: why its health check failed ("" when it passed, or
+  // there is none). The ACK says unhealthy, with this.
+  virtual std::string unhealthy() const { return ""; }
 };
 
 } // namespace treecast::sync

@@ -48,6 +48,21 @@ public:
                                  const wire::VersionRef& version) = 0;
   virtual util::Status log_decision(const std::string& channel, const wire::TxnRef& txn,
                                     wire::Outcome outcome, const wire::VersionRef& version) = 0;
+  // A transaction for one group's followers committed (push --canary):
+  // the group holds version; the committed version stays.
+  virtual util::Status log_canary(const std::string& channel, const wire::TxnRef& txn,
+                                  const wire::VersionRef& version, const std::string& group)
+  {
+    (void)channel, (void)txn, (void)version, (void)group;
+    return util::make_error(util::Errc::usage, "this master keeps no canaries");
+  }
+  // The group that holds a version other than the committed one, since
+  // the last commit (group empty: none). The signature is not filled in.
+  virtual wire::Canary canary(const std::string& channel) const
+  {
+    (void)channel;
+    return {};
+  }
   // A delta already made from -> to: its size (nullopt: not made yet), and
   // bytes of it.
   virtual std::optional<std::uint64_t> delta_size(const std::string& channel,

@@ -97,7 +97,7 @@ std::optional<LoggedTxn> StoreSource::last_txn(const std::string& channel) const
       last = LoggedTxn{{e.epoch, e.txn}, {e.number, e.id}, wire::Outcome::none};
     } else if (last && last->txn == wire::TxnRef{e.epoch, e.txn}) {
       last->outcome =
-        e.kind == core::TxnEvent::Kind::commit ? wire::Outcome::commit : wire::Outcome::abort;
+        e.kind == core::TxnEvent::Kind::abort ? wire::Outcome::abort : wire::Outcome::commit;
     }
   }
   return last;
@@ -111,6 +111,38 @@ util::Status StoreSource::log(const std::string& channel, core::TxnEvent::Kind k
     return util::make_error(util::Errc::usage, "no channel " + util::quote(channel));
   }
   return it->second.append({kind, txn.epoch, txn.number, version.number, version.id});
+}
+
+util::Status StoreSource::log_canary(const std::string& channel, const wire::TxnRef& txn,
+                                     const wire::VersionRef& version, const std::string& group)
+{
+  const auto it = m_logs.find(channel);
+  if (it == m_logs.end()) {
+    return util::make_error(util::Errc::usage, "no channel " + util::quote(channel));
+  }
+  core::TxnEvent e{
+    core::TxnEvent::Kind::canary, txn.epoch, txn.number, version.number, version.id, group};
+  return it->second.append(e);
+}
+
+wire::Canary StoreSource::canary(const std::string& channel) const
+{
+  wire::Canary out;
+  const auto it = m_logs.find(channel);
+  if (it == m_logs.end()) {
+    return out;
+  }
+  wire::VersionRef committed;
+  for (const core::TxnEvent& e : it->second.events()) {
+    if (e.kind == core::TxnEvent::Kind::commit) {
+      committed = {e.number, e.id};
+      out = {};
+    } else if (e.kind == core::TxnEvent::Kind::canary) {
+      out = {e.group, {e.number, e.id}, {}};
+    }
+  }
+  // Canaries rolled back to the fleet's version are no longer canaries.
+  return out.version == committed ? wire::Canary{} : out;
 }
 
 util::Status StoreSource::log_begin(const std::string& channel, const wire::TxnRef& txn,

@@ -30,6 +30,9 @@ public:
   std::vector<wire::VersionRef> committed(const std::string& channel, std::size_t n) const override;
   bool has_version(const std::string& channel, const wire::VersionRef& v) const override;
   std::optional<LoggedTxn> last_txn(const std::string& channel) const override;
+  util::Status log_canary(const std::string& channel, const wire::TxnRef& txn,
+                          const wire::VersionRef& version, const std::string& group) override;
+  wire::Canary canary(const std::string& channel) const override;
   util::Status log_begin(const std::string& channel, const wire::TxnRef& txn,
                          const wire::VersionRef& version) override;
   util::Status log_decision(const std::string& channel, const wire::TxnRef& txn,

@@ -29,6 +29,7 @@ wire::Hello Subscriber::hello() const
   h.follower = m_options.follower;
   h.channel = m_options.channel;
   h.version = m_replica.version();
+  h.group = m_options.group;
   if (m_voted) {
     h.state = wire::FollowerState::staged;
     h.txn = *m_voted;
@@ -74,12 +75,12 @@ FollowerOutputs Subscriber::receive(const wire::Message& message, Millis now)
     }
   } else if (const auto* h = std::get_if<wire::Heartbeat>(&message)) {
     if (h->channel == m_options.channel) {
-      on_heartbeat(h->epoch, h->committed, h->signature, h->pending, h->last, now, out);
+      on_heartbeat(h->epoch, h->committed, h->signature, h->pending, h->last, h->canary, now, out);
     }
   } else if (const auto* w = std::get_if<wire::Welcome>(&message)) {
     if (w->channel == m_options.channel) {
       on_heartbeat(w->epoch, w->committed, w->signature,
-                   w->has_prepare ? w->prepare.txn : wire::TxnRef{}, w->last, now, out);
+                   w->has_prepare ? w->prepare.txn : wire::TxnRef{}, w->last, w->canary, now, out);
       if (w->has_prepare) {
         on_prepare(w->prepare, now, out);
       }
@@ -117,6 +118,10 @@ void Subscriber::on_prepare(const wire::Prepare& p, Millis now, FollowerOutputs&
       (m_voted && *m_voted == p.txn) || (m_refused && *m_refused == p.txn)) {
     return; // seen already
   }
+  if (!p.group.empty() && p.group != m_options.group) {
+    m_done.insert(key(p.txn)); // another group's canary: not ours to take part in
+    return;
+  }
   if (m_phase == Phase::staging || m_phase == Phase::finishing || m_voted || m_refused) {
     // Busy, or still waiting for an earlier decision: this one comes next.
     m_next = p;
@@ -151,6 +156,7 @@ void Subscriber::on_prepare(const wire::Prepare& p, Millis now, FollowerOutputs&
   w.from = held;
   w.to = p.version;
   w.signature = p.signature;
+  w.group = p.group;
   w.progress = now;
   m_work = std::move(w);
   m_phase = Phase::fetching;
@@ -247,6 +253,7 @@ void Subscriber::stage(FollowerOutputs& out)
   a.from = w.from;
   a.to = w.to;
   a.signature = w.signature;
+  a.group = w.group;
   out.actions.push_back(a);
 }
 
@@ -303,12 +310,15 @@ FollowerOutputs Subscriber::done(const Action& action, const std::string& error,
       break;
     }
     case Action::Kind::commit:
-    case Action::Kind::abort:
+    case Action::Kind::abort: {
+      const std::string sick =
+        error.empty() && action.kind == Action::Kind::commit ? m_replica.unhealthy() : "";
       ack(action.txn,
           !error.empty()                        ? wire::AckResult::failed
+          : !sick.empty()                       ? wire::AckResult::unhealthy
           : action.kind == Action::Kind::commit ? wire::AckResult::committed
                                                 : wire::AckResult::aborted,
-          error, out);
+          error.empty() ? sick : error, out);
       out.log.push_back(
         {error.empty() ? util::Level::notice : util::Level::error,
          m_options.channel + ": transaction " + std::to_string(action.txn.number) +
@@ -319,6 +329,7 @@ FollowerOutputs Subscriber::done(const Action& action, const std::string& error,
       m_voted_nothing = false;
       m_phase = Phase::idle;
       break;
+    }
     case Action::Kind::apply:
       m_work.reset();
       m_phase = Phase::idle;
@@ -393,11 +404,17 @@ void Subscriber::on_decision(const wire::TxnRef& txn, wire::Outcome outcome,
 void Subscriber::on_heartbeat(std::uint64_t epoch, const wire::VersionRef& committed,
                               const std::vector<std::uint8_t>& signature,
                               const wire::TxnRef& pending, const wire::LastDecision& last,
-                              Millis now, FollowerOutputs& out)
+                              const wire::Canary& canary, Millis now, FollowerOutputs& out)
 {
   m_epoch = epoch;
   m_committed = committed;
   m_heard = true;
+  // A follower of the canary's group holds the canary's version; the rest
+  // of the fleet the committed one.
+  const bool ours = !canary.group.empty() && canary.group == m_options.group;
+  const wire::VersionRef& target = ours ? canary.version : committed;
+  const std::vector<std::uint8_t>& target_signature = ours ? canary.signature : signature;
+  m_target = target;
   if (last.txn.number != 0) {
     on_decision(last.txn, last.outcome, last.version, now, out);
   }
@@ -415,7 +432,7 @@ void Subscriber::on_heartbeat(std::uint64_t epoch, const wire::VersionRef& commi
       m_voted_nothing = false;
       m_phase = Phase::idle;
     } else {
-      finish(committed == m_staged_version() ? Action::Kind::commit : Action::Kind::abort,
+      finish(target == m_staged_version() ? Action::Kind::commit : Action::Kind::abort,
              Action{Action::Kind::stage, *m_voted, m_replica.version(), m_staged_version()}, out);
       return;
     }
@@ -433,16 +450,16 @@ void Subscriber::on_heartbeat(std::uint64_t epoch, const wire::VersionRef& commi
     }
     return;
   }
-  if (committed.number != 0 && committed != m_replica.version() && now >= m_catch_up_after) {
+  if (target.number != 0 && target != m_replica.version() && now >= m_catch_up_after) {
     Work w;
     w.from = m_replica.version();
-    w.to = committed;
-    w.signature = signature;
+    w.to = target;
+    w.signature = target_signature;
     w.progress = now;
     m_work = std::move(w);
     m_phase = Phase::fetching;
     out.log.push_back({util::Level::info, m_options.channel + ": catching up: " +
-                                            shown(m_work->from) + " -> " + shown(committed)});
+                                            shown(m_work->from) + " -> " + shown(target)});
     fetch(now, out);
   }
 }

@@ -33,6 +33,7 @@ struct Action
   wire::VersionRef from;
   wire::VersionRef to;
   std::vector<std::uint8_t> signature{}; // the master's of `to` (stage, apply), or empty
+  std::string group{};                   // the transaction's group (push --canary), or empty
 };
 
 struct FollowerOutputs
@@ -50,6 +51,7 @@ struct SubscriberOptions
   Millis stall = 10000;   // no reply this long: ask again
   std::size_t window = 8; // FETCHes in flight
   std::uint32_t chunk = static_cast<std::uint32_t>(wire::k_max_chunk);
+  std::string group{}; // follow --group: canary transactions of this group are its own
 };
 
 class Subscriber
@@ -78,6 +80,9 @@ public:
   // What the master said last of its committed version; heard() is false
   // until it said anything.
   const wire::VersionRef& master_committed() const { return m_committed; }
+  // The version this follower should hold: the committed one, or its
+  // group's canary.
+  const wire::VersionRef& target() const { return m_target; }
   bool heard() const { return m_heard; }
   // Nothing in flight: no work, no stage, no vote waiting.
   bool settled() const { return m_phase == Phase::idle && !m_work && !m_voted && !m_refused; }
@@ -91,6 +96,7 @@ private:
     wire::VersionRef from;
     wire::VersionRef to;
     std::vector<std::uint8_t> signature;         // of to, as the master gave it
+    std::string group;                           // of the transaction
     std::uint64_t total = 0;                     // known from the first CHUNK
     bool sized = false;                          //
     std::uint64_t written = 0;                   // bytes on disk, from 0
@@ -107,7 +113,8 @@ private:
                    Millis now, FollowerOutputs& out);
   void on_heartbeat(std::uint64_t epoch, const wire::VersionRef& committed,
                     const std::vector<std::uint8_t>& signature, const wire::TxnRef& pending,
-                    const wire::LastDecision& last, Millis now, FollowerOutputs& out);
+                    const wire::LastDecision& last, const wire::Canary& canary, Millis now,
+                    FollowerOutputs& out);
   void on_chunk(const wire::Chunk& c, Millis now, FollowerOutputs& out);
   void fetch(Millis now, FollowerOutputs& out);
   void stage(FollowerOutputs& out);
@@ -129,6 +136,7 @@ private:
   std::string m_refused_reason;
   std::optional<wire::Prepare> m_next; // a PREPARE that came while busy
   wire::VersionRef m_committed;        // the master's, from HEARTBEAT and WELCOME
+  wire::VersionRef m_target;
   std::uint64_t m_epoch = 0;
   bool m_heard = false;
   Millis m_next_hello = 0;

@@ -74,6 +74,7 @@ void TreeReplica::settle()
   m_version = m_next_version;
   m_staged = m_next_staged;
   m_exec_pending = m_next_exec_pending;
+  m_unhealthy = m_next_unhealthy;
 }
 
 util::Status TreeReplica::begin_delta(const wire::VersionRef&, const wire::VersionRef&,
@@ -179,6 +180,7 @@ void TreeReplica::run_deferred_exec()
 {
   const std::uint64_t version = m_follower->current().header.number;
   run_exec(version);
+  (void)run_health(version);
   // A hook cut short by the daemon's stop is owed still.
   if (m_options.cancel == nullptr || !m_options.cancel->load()) {
     (void)::unlink(exec_mark().c_str());
@@ -188,9 +190,29 @@ void TreeReplica::run_deferred_exec()
   read_state();
 }
 
+std::string TreeReplica::run_health(std::uint64_t version)
+{
+  if (m_options.health.empty()) {
+    return "";
+  }
+  auto r = util::run_hook(m_options.health,
+                          {{"TREECAST_VERSION", std::to_string(version)},
+                           {"TREECAST_CHANNEL", m_options.channel},
+                           {"TREECAST_DIR", m_options.dir}},
+                          m_options.hook_timeout, 4096, m_options.cancel);
+  if (r && r->exit_code == 0) {
+    return "";
+  }
+  std::string why = r ? util::hook_failure("the health check", *r) : r.error().message;
+  m_log.push_back({util::Level::error, m_options.channel + ": v" + std::to_string(version) +
+                                         " is committed, but " + why});
+  return why;
+}
+
 std::string TreeReplica::run(const Action& a, util::Executor& executor)
 {
   std::string error;
+  m_next_unhealthy.clear();
   switch (a.kind) {
     case Action::Kind::stage:
       error = stage_and_check(a, executor);
@@ -207,11 +229,12 @@ std::string TreeReplica::run(const Action& a, util::Executor& executor)
         error = done.error().message;
         break;
       }
-      if (m_options.exec.empty()) {
-        break;
-      }
-      if (!m_options.defer_exec) {
-        run_exec(a.to.number);
+      // A canary's reload is not spread: its health check must see it.
+      if (m_options.exec.empty() || !m_options.defer_exec || !a.group.empty()) {
+        if (!m_options.exec.empty()) {
+          run_exec(a.to.number);
+        }
+        m_next_unhealthy = run_health(a.to.number);
         break;
       }
       // Owed, and said so on disk before the ACK, so that not even a kill

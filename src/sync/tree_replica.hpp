@@ -33,6 +33,11 @@ struct TreeReplicaOptions
   // run_deferred_exec(), after its ACK; a daemon stopped or killed before
   // then runs it when it starts again.
   bool defer_exec = false;
+  // follow --health: a shell command run after a commit and its reload;
+  // when it fails, the ACK says unhealthy (push --canary rolls the
+  // canaries back). With a deferred reload, it runs after that instead,
+  // and only its log line tells.
+  std::string health;
   std::chrono::milliseconds hook_timeout{std::chrono::minutes(5)};
   const std::atomic<bool>* cancel = nullptr; // set: hooks are killed (the daemon stops)
   // Master keys whose signature a version needs (none: any version).
@@ -63,6 +68,7 @@ public:
   // chunk asked for again after a stall counts again.)
   std::uint64_t spooled() const { return m_spooled; }
   std::uint64_t spool_total() const { return m_spool_total; }
+  std::string unhealthy() const override { return m_unhealthy; }
   // A deferred reload is owed (after settle()).
   bool exec_pending() const { return m_exec_pending; }
   // Runs the reload hook for the version the tree holds now, once however
@@ -76,6 +82,8 @@ private:
   explicit TreeReplica(TreeReplicaOptions options) : m_options(std::move(options)) {}
   std::string stage_and_check(const Action& action, util::Executor& executor);
   void run_exec(std::uint64_t version);
+  // The health check after a commit: "" when it passes (or there is none).
+  std::string run_health(std::uint64_t version);
   std::string exec_mark() const { return m_follower->state() + "/exec.pending"; }
   void read_state();
 
@@ -88,6 +96,8 @@ private:
   wire::VersionRef m_next_version; // run()'s, until settle()
   std::optional<Staged> m_next_staged;
   bool m_exec_pending = false;
+  std::string m_unhealthy;
+  std::string m_next_unhealthy;
   std::uint64_t m_spooled = 0;
   std::uint64_t m_spool_total = 0;
   bool m_next_exec_pending = false;

@@ -155,6 +155,15 @@ void prepare_fields(Io& io, P& m)
   io.flag("one-phase", m.one_phase);
   io.blob("inline delta", m.inline_delta, k_max_inline_delta);
   io.blob("signature", m.signature, k_max_signature);
+  io.text("group", m.group, k_max_name);
+}
+
+template <typename Io, typename C>
+void canary_fields(Io& io, C& c)
+{
+  io.text("canary group", c.group, k_max_name);
+  version(io, c.version);
+  io.blob("canary signature", c.signature, k_max_signature);
 }
 
 // The fields of each message, in order (protocol).
@@ -169,6 +178,7 @@ void fields(Io& io, M& m)
     txn(io, m.pending);
     last_decision(io, m.last);
     io.blob("signature", m.signature, k_max_signature);
+    canary_fields(io, m.canary);
   } else if constexpr (std::is_same_v<T, Prepare>) {
     prepare_fields(io, m);
   } else if constexpr (std::is_same_v<T, Decision>) {
@@ -183,6 +193,7 @@ void fields(Io& io, M& m)
     version(io, m.version);
     io.code("state", m.state, FollowerState::staged);
     txn(io, m.txn);
+    io.text("group", m.group, k_max_name);
   } else if constexpr (std::is_same_v<T, Fetch>) {
     io.name("channel", m.channel);
     version(io, m.from);
@@ -199,7 +210,7 @@ void fields(Io& io, M& m)
     io.name("follower", m.follower);
     io.name("channel", m.channel);
     txn(io, m.txn);
-    io.code("result", m.result, AckResult::failed);
+    io.code("result", m.result, AckResult::unhealthy);
     version(io, m.version);
     io.text("reason", m.reason, k_max_reason);
   } else if constexpr (std::is_same_v<T, Status>) {
@@ -214,6 +225,7 @@ void fields(Io& io, M& m)
       prepare_fields(io, m.prepare);
     }
     io.blob("signature", m.signature, k_max_signature);
+    canary_fields(io, m.canary);
   } else if constexpr (std::is_same_v<T, Chunk>) {
     io.name("channel", m.channel);
     version(io, m.from);
@@ -261,6 +273,27 @@ std::string semantic_error(const Message& message)
     if (!s->channel.empty() && !valid_name(s->channel)) {
       return "STATUS channel is not a valid name";
     }
+  }
+  // A group, where there is one, is a name.
+  const auto group_error = [](const std::string& group, const char* where) {
+    return group.empty() || valid_name(group) ? std::string()
+                                              : std::string(where) + " group is not a valid name";
+  };
+  std::string why;
+  if (const auto* h = std::get_if<Hello>(&message)) {
+    why = group_error(h->group, "HELLO");
+  } else if (const auto* p = std::get_if<Prepare>(&message)) {
+    why = group_error(p->group, "PREPARE");
+  } else if (const auto* b = std::get_if<Heartbeat>(&message)) {
+    why = group_error(b->canary.group, "HEARTBEAT canary");
+  } else if (const auto* w = std::get_if<Welcome>(&message)) {
+    why = group_error(w->canary.group, "WELCOME canary");
+    if (why.empty() && w->has_prepare) {
+      why = group_error(w->prepare.group, "WELCOME's PREPARE");
+    }
+  }
+  if (!why.empty()) {
+    return why;
   }
   return {};
 }

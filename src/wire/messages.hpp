@@ -89,6 +89,16 @@ struct LastDecision
   bool operator==(const LastDecision&) const = default;
 };
 
+// A canary: the group of followers that holds a version the rest of the
+// fleet does not hold yet (push --canary). Group empty: none.
+struct Canary
+{
+  std::string group;
+  VersionRef version;
+  std::vector<std::uint8_t> signature{}; // of version; or empty
+  bool operator==(const Canary&) const = default;
+};
+
 struct Prepare
 {
   std::string channel;
@@ -101,6 +111,7 @@ struct Prepare
   bool one_phase = false;                 // commit as soon as the delta is verified
   std::vector<std::uint8_t> inline_delta; // that delta, when it is small; else empty
   std::vector<std::uint8_t> signature{};  // of version, by the master's signing key; or empty
+  std::string group{};                    // only this group's followers take part; empty: all
   bool operator==(const Prepare&) const = default;
 };
 
@@ -112,6 +123,7 @@ struct Heartbeat
   TxnRef pending; // the transaction in flight (number 0: none)
   LastDecision last;
   std::vector<std::uint8_t> signature{}; // of committed; or empty
+  Canary canary{};
   bool operator==(const Heartbeat&) const = default;
 };
 
@@ -138,7 +150,8 @@ struct Hello
   std::string channel;
   VersionRef version;
   FollowerState state = FollowerState::idle;
-  TxnRef txn; // with state staged
+  TxnRef txn;          // with state staged
+  std::string group{}; // the follower's group (follow --group); or empty
   bool operator==(const Hello&) const = default;
 };
 
@@ -151,6 +164,7 @@ struct Welcome
   bool has_prepare = false; // a transaction is in flight: prepare holds it
   Prepare prepare;
   std::vector<std::uint8_t> signature{}; // of committed; or empty
+  Canary canary{};
   bool operator==(const Welcome&) const = default;
 };
 
@@ -191,6 +205,7 @@ enum class AckResult : std::uint8_t
   committed = 1,
   aborted = 2,
   failed = 3,
+  unhealthy = 4, // committed, but the health check (follow --health) failed: see reason
 };
 
 struct Ack

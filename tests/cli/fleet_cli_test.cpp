@@ -630,9 +630,65 @@ TEST_F(cli_fleet, ExecSplayAcknowledgesFirstAndReloadsOnceLaterEvenAfterARestart
   // Later commits are each reloaded within the splay.
   write_file(m_source + "/nginx.conf", "worker_processes 3;\n");
   ASSERT_EQ(push().exit_code, 0);
-  ASSERT_TRUE(wait_until([&] { return read_file(reloads) == "2\n3\n"; }))
+  // (The mark goes once the hook has run.)
+  ASSERT_TRUE(wait_until([&] { return read_file(reloads) == "2\n3\n" && !fs::exists(owed); }))
     << read_file(reloads) << read_file(m_temp / "web-1.log");
-  EXPECT_FALSE(fs::exists(owed));
+}
+
+TEST_F(cli_fleet, ACanaryCommitsFirstAndIsRolledBackWhenItsHealthCheckFails)
+{
+  // The canary is healthy while nginx.conf says "ok".
+  follow("web-1", {"--group", "canary", "--health", "grep -q '^ok' $TREECAST_DIR/nginx.conf"});
+  follow("web-2");
+  follow("web-3");
+  ASSERT_TRUE(wait_until([&] { return alive(3); }));
+  write_file(m_source + "/nginx.conf", "ok 1\n");
+  ASSERT_EQ(push().exit_code, 0);
+  for (const char* id : {"web-1", "web-2", "web-3"}) {
+    expect_same(id);
+  }
+
+  // Healthy: the canary first, then the rest, to the same version.
+  write_file(m_source + "/nginx.conf", "ok 2\n");
+  const auto healthy = push({"--canary", "canary"});
+  ASSERT_EQ(healthy.exit_code, 0) << healthy.out << healthy.err;
+  EXPECT_NE(healthy.out.find("canary canary: web-1  v1  vote yes  committed\n"), std::string::npos)
+    << healthy.out;
+  EXPECT_NE(healthy.out.find("web-2  v1  vote yes  committed\n"), std::string::npos) << healthy.out;
+  EXPECT_NE(healthy.out.find("nginx v2 committed"), std::string::npos) << healthy.out;
+  for (const char* id : {"web-1", "web-2", "web-3"}) {
+    expect_same(id);
+  }
+
+  // Unhealthy: the canary goes back to v2, and the rest never moved.
+  fs::copy(m_source, m_temp / "v2", fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  write_file(m_source + "/nginx.conf", "broken\n");
+  const auto sick = push({"--canary", "canary", "--json"});
+  EXPECT_EQ(sick.exit_code, 7) << sick.out << sick.err;
+  const auto j = nlohmann::json::parse(sick.out);
+  EXPECT_EQ(j["result"], "abort");
+  EXPECT_NE(j["reason"].get<std::string>().find("the health check failed on web-1: "),
+            std::string::npos)
+    << j.dump();
+  EXPECT_NE(j["reason"].get<std::string>().find("the canaries were rolled back to v2"),
+            std::string::npos)
+    << j.dump();
+  ASSERT_EQ(j["followers"].size(), 1U) << j.dump();
+  EXPECT_EQ(j["followers"][0]["result"], "unhealthy");
+  EXPECT_EQ(j["canary"]["rollback"]["result"], "commit");
+  for (const char* id : {"web-1", "web-2", "web-3"}) {
+    EXPECT_TRUE(wait_until([&] { return compare_trees(m_temp / "v2", dir(id)).empty(); }))
+      << id << ": " << compare_trees(m_temp / "v2", dir(id));
+  }
+  const auto s = status();
+  EXPECT_EQ(s["channels"][0]["committed"], 2);
+  EXPECT_TRUE(s["channels"][0]["canary"].is_null()) << s.dump();
+
+  // Refused: a group nobody is in.
+  const auto nobody = push({"--canary", "eu-1"});
+  EXPECT_EQ(nobody.exit_code, 6) << nobody.out << nobody.err;
+  EXPECT_NE(nobody.err.find("no follower of group eu-1 of nginx is alive"), std::string::npos)
+    << nobody.err;
 }
 
 } // namespace

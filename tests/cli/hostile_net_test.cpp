@@ -110,7 +110,7 @@ TEST_F(cli_hostile, JunkAndFloodsLeaveTheMasterAnsweringWithinItsMemory)
     c.set(zmq::sockopt::linger, 0);
     c.connect(router);
     const auto hello = wire::encode(
-      wire::Hello{"flood-" + std::to_string(i), "c", {}, wire::FollowerState::idle, {}});
+      wire::Hello{"flood-" + std::to_string(i), "c", {}, wire::FollowerState::idle, {}, ""});
     (void)c.send(zmq::const_buffer("", 0), zmq::send_flags::sndmore);
     (void)c.send(zmq::buffer(hello), zmq::send_flags::none);
   }

@@ -86,3 +86,24 @@ TEST_F(TxnLogTest, TheEpochIsDrawnOnceAndKept)
 }
 
 } // namespace
+
+TEST_F(TxnLogTest, ACanaryEventKeepsItsGroup)
+{
+  auto log = core::TxnLog::open(*m_store, "nginx");
+  ASSERT_TRUE(log);
+  auto canary = event(core::TxnEvent::Kind::canary, 3, 7);
+  canary.group = "eu-canary";
+  ASSERT_TRUE(log->append(event(core::TxnEvent::Kind::begin, 3, 7)));
+  ASSERT_TRUE(log->append(canary));
+  EXPECT_NE(test::read_file(path()).find("\ncanary 65261 3 7 07"), std::string::npos)
+    << test::read_file(path());
+  auto again = core::TxnLog::open(*m_store, "nginx");
+  ASSERT_TRUE(again) << again.error().message;
+  ASSERT_EQ(again->events().size(), 2U);
+  EXPECT_EQ(again->events()[1].kind, core::TxnEvent::Kind::canary);
+  EXPECT_EQ(again->events()[1].group, "eu-canary");
+  EXPECT_EQ(again->events()[1].number, 7U);
+  // A canary line without its group is not an event.
+  test::write_file(path(), test::read_file(path()) + "canary 1 4 7 " + std::string(32, '0') + "\n");
+  EXPECT_FALSE(core::TxnLog::open(*m_store, "nginx"));
+}

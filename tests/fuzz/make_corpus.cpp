@@ -71,13 +71,15 @@ void write_messages(const std::string& folder)
   const VersionRef v42{42, util::hash_bytes(std::vector<std::uint8_t>{42})};
   const TxnRef txn{0x5eed, 17};
   const std::vector<std::uint8_t> sig(64, 0x5a);
-  Prepare prepare{"nginx", txn, v42, v40, {v42, v40}, 1500, 30000, false, {1, 2, 3}, sig};
-  Welcome welcome{"nginx", 0x5eed, v40, {{0x5eed, 16}, Outcome::commit, v40}, true, prepare, sig};
+  const Canary canary{"canary", v42, sig};
+  Prepare prepare{"nginx", txn, v42, v40, {v42, v40}, 1500, 30000, false, {1, 2, 3}, sig, "canary"};
+  Welcome welcome{"nginx", 0x5eed,  v40, {{0x5eed, 16}, Outcome::commit, v40},
+                  true,    prepare, sig, canary};
   const Message messages[] = {
-    Heartbeat{"nginx", 0x5eed, v40, txn, {{0x5eed, 16}, Outcome::abort, v40}, sig},
+    Heartbeat{"nginx", 0x5eed, v40, txn, {{0x5eed, 16}, Outcome::abort, v40}, sig, canary},
     prepare,
     Decision{"nginx", txn, Outcome::abort, v42, "web-3 refused"},
-    Hello{"web-3", "nginx", v40, FollowerState::staged, txn},
+    Hello{"web-3", "nginx", v40, FollowerState::staged, txn, "canary"},
     Fetch{"nginx", v40, v42, 0, 262144},
     Vote{"web-3", "nginx", txn, false, "check failed"},
     Ack{"web-3", "nginx", txn, AckResult::committed, v42, ""},

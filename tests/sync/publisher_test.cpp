@@ -69,6 +69,14 @@ public:
     }
     return {};
   }
+  util::Status log_canary(const std::string&, const wire::TxnRef& txn, const VersionRef& version,
+                          const std::string& group) override
+  {
+    m_log.push_back({txn, version, Outcome::commit});
+    m_canary = {group, version, {}};
+    return {};
+  }
+  wire::Canary canary(const std::string&) const override { return m_canary; }
   std::optional<std::uint64_t> delta_size(const std::string&, const VersionRef& from,
                                           const VersionRef& to) const override
   {
@@ -86,6 +94,7 @@ public:
 
   std::uint64_t m_latest = 1;
   std::map<std::string, std::vector<VersionRef>> m_committed;
+  wire::Canary m_canary;
   std::vector<LoggedTxn> m_log;
   std::map<std::pair<std::uint64_t, std::uint64_t>, std::vector<std::uint8_t>> m_deltas;
   bool m_fail_log = false;
@@ -106,7 +115,7 @@ protected:
                 wire::FollowerState state = wire::FollowerState::idle)
   {
     return m_pub.request("peer-" + id,
-                         wire::Hello{id, "nginx", at ? v(at) : VersionRef{}, state, {}}, m_now);
+                         wire::Hello{id, "nginx", at ? v(at) : VersionRef{}, state, {}, ""}, m_now);
   }
   Outputs vote(const std::string& id, bool yes, const std::string& reason = "")
   {
@@ -326,7 +335,7 @@ TEST_F(PublisherTest, AHelloSaysAgainWhatALostVoteOrAckSaid)
   (void)push();
   (void)vote("web-1", true);
   // web-2's VOTE was lost; its HELLO says it is staged for the transaction.
-  wire::Hello staged{"web-2", "nginx", v(1), wire::FollowerState::staged, m_txn};
+  wire::Hello staged{"web-2", "nginx", v(1), wire::FollowerState::staged, m_txn, ""};
   const Outputs out = m_pub.request("peer-web-2", staged, m_now);
   ASSERT_TRUE(decides(out));
   EXPECT_EQ(decision(out)->outcome, Outcome::commit);
@@ -397,7 +406,7 @@ TEST_F(PublisherTest, ARestartedMasterAbortsTheTransactionItNeverDecided)
   EXPECT_EQ(m_source.m_log.back().outcome, Outcome::abort);
   // The next transaction takes the next number.
   (void)restarted.request(
-    "peer-web-1", wire::Hello{"web-1", "nginx", v(1), wire::FollowerState::idle, {}}, m_now);
+    "peer-web-1", wire::Hello{"web-1", "nginx", v(1), wire::FollowerState::idle, {}, ""}, m_now);
   PushRequest p;
   p.channel = "nginx";
   p.version = v(2);
@@ -521,7 +530,8 @@ TEST(PublisherMemory, AFloodOfFollowerIdsKeepsTheNewestWithinTheCap)
   (void)pub.start(0);
   for (int i = 0; i < 1000; ++i) {
     (void)pub.request(
-      "p", wire::Hello{"host-" + std::to_string(i), "nginx", v(1), wire::FollowerState::idle, {}},
+      "p",
+      wire::Hello{"host-" + std::to_string(i), "nginx", v(1), wire::FollowerState::idle, {}, ""},
       i);
   }
   const auto& followers = pub.followers("nginx");
@@ -531,3 +541,55 @@ TEST(PublisherMemory, AFloodOfFollowerIdsKeepsTheNewestWithinTheCap)
 }
 
 } // namespace
+
+TEST_F(PublisherTest, ACanaryTransactionIsItsGroupsAloneAndLeavesTheCommittedVersion)
+{
+  (void)m_pub.request("peer-web-1",
+                      wire::Hello{"web-1", "nginx", v(1), wire::FollowerState::idle, {}, "canary"},
+                      m_now);
+  (void)hello("web-2");
+  PushRequest p;
+  p.group = "canary";
+  const Outputs prepared = push(p);
+  ASSERT_EQ(prepared.publish.size(), 1U);
+  EXPECT_EQ(std::get<wire::Prepare>(prepared.publish[0].message).group, "canary");
+  // web-2 is not asked: web-1's yes is all it takes.
+  EXPECT_TRUE(decides(vote("web-1", true)));
+  const Outputs over = ack("web-1");
+  ASSERT_EQ(over.ended.size(), 1U);
+  EXPECT_EQ(over.ended[0].followers.size(), 1U);
+  EXPECT_EQ(over.ended[0].group, "canary");
+  // The fleet stays at v1; the heartbeat names the canary.
+  EXPECT_EQ(m_source.committed("nginx", 1).front(), v(1));
+  m_now += 5000;
+  const Outputs beat = m_pub.tick(m_now);
+  ASSERT_FALSE(beat.publish.empty());
+  const auto& h = std::get<wire::Heartbeat>(beat.publish[0].message);
+  EXPECT_EQ(h.committed, v(1));
+  EXPECT_EQ(h.canary.group, "canary");
+  EXPECT_EQ(h.canary.version, v(2));
+
+  // The same version for everyone: the canary is over.
+  (void)m_pub.request("peer-web-1",
+                      wire::Hello{"web-1", "nginx", v(2), wire::FollowerState::idle, {}, "canary"},
+                      m_now);
+  (void)hello("web-2");
+  (void)push();
+  EXPECT_FALSE(decides(vote("web-1", true)));
+  EXPECT_TRUE(decides(vote("web-2", true)));
+  EXPECT_EQ(m_source.committed("nginx", 1).front(), v(2));
+  EXPECT_TRUE(m_pub.canary("nginx").group.empty());
+}
+
+TEST_F(PublisherTest, ACanaryOfAGroupWithNobodyAliveIsRefused)
+{
+  (void)hello("web-1");
+  PushRequest p;
+  p.channel = "nginx";
+  p.version = v(2);
+  p.group = "eu-1";
+  const auto out = m_pub.begin(p, m_now);
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().message, "no follower of group eu-1 of nginx is alive");
+  EXPECT_TRUE(m_source.m_log.empty());
+}

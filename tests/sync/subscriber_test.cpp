@@ -370,3 +370,33 @@ TEST_F(SubscriberTest, AnErrorForNoFetchInFlightStopsNothing)
 }
 
 } // namespace
+
+TEST_F(SubscriberTest, AnotherGroupsCanaryIsNotItsToTakeNorToFollow)
+{
+  // m_sub is in no group: a canary PREPARE for "canary" is not its own.
+  wire::Prepare p = prepare(1);
+  p.group = "canary";
+  const FollowerOutputs ignored = m_sub.receive(p, m_now);
+  EXPECT_TRUE(ignored.send.empty());
+  EXPECT_TRUE(ignored.actions.empty());
+  EXPECT_EQ(m_sub.phase(), Subscriber::Phase::idle);
+  // Nor is the canary's version: it stays with the committed one it holds.
+  wire::Heartbeat beat{"nginx", 77, v(3), {}, {{77, 1}, Outcome::commit, v(5)}};
+  beat.canary = {"canary", v(5), {}};
+  EXPECT_TRUE(fetched(m_sub.receive(beat, m_now)).empty());
+  EXPECT_EQ(m_sub.target(), v(3));
+}
+
+TEST_F(SubscriberTest, ACanaryFollowerHoldsItsGroupsVersion)
+{
+  Subscriber canary{m_replica, {"web-1", "nginx", 2000, 10000, 2, k_chunk, "canary"}};
+  wire::Heartbeat beat{"nginx", 77, v(3), {}, {{77, 1}, Outcome::commit, v(5)}};
+  beat.canary = {"canary", v(5), {}};
+  const FollowerOutputs out = canary.receive(beat, m_now);
+  const auto* f = sent<wire::Fetch>(out);
+  ASSERT_NE(f, nullptr) << "it catches up to its group's version";
+  EXPECT_EQ(f->from, v(3));
+  EXPECT_EQ(f->to, v(5));
+  EXPECT_EQ(canary.target(), v(5));
+  EXPECT_EQ(canary.master_committed(), v(3));
+}

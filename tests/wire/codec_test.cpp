@@ -36,6 +36,7 @@ Prepare sample_prepare()
   p.one_phase = true;
   p.inline_delta = {1, 2, 3, 4, 5};
   p.signature.assign(64, 9);
+  p.group = "canary";
   return p;
 }
 
@@ -49,19 +50,21 @@ std::vector<Message> samples()
   welcome.last = {{99, 16}, Outcome::commit, {40, id(40)}};
   welcome.has_prepare = true;
   welcome.prepare = sample_prepare();
+  welcome.canary = {"canary", {41, id(41)}, std::vector<std::uint8_t>(64, 4)};
   return {
     Heartbeat{"nginx",
               99,
               {40, id(40)},
               {99, 17},
               {{99, 16}, Outcome::abort, {39, id(39)}},
-              std::vector<std::uint8_t>(64, 3)},
+              std::vector<std::uint8_t>(64, 3),
+              {"canary", {41, id(41)}, std::vector<std::uint8_t>(64, 4)}},
     sample_prepare(),
     Decision{"nginx", {99, 17}, Outcome::abort, {42, id(42)}, "web-3 refused: nginx -t failed"},
-    Hello{"web-3", "nginx", {40, id(40)}, FollowerState::staged, {99, 17}},
+    Hello{"web-3", "nginx", {40, id(40)}, FollowerState::staged, {99, 17}, "canary"},
     Fetch{"nginx", {38, id(38)}, {42, id(42)}, 262144, 262144},
     Vote{"web-3", "nginx", {99, 17}, false, "check failed"},
-    Ack{"web-3", "nginx", {99, 17}, AckResult::committed, {42, id(42)}, ""},
+    Ack{"web-3", "nginx", {99, 17}, AckResult::unhealthy, {42, id(42)}, "curl: 502"},
     Status{"nginx"},
     welcome,
     Chunk{"nginx", {38, id(38)}, {42, id(42)}, 10, 20, std::vector<std::uint8_t>(10, 7)},
@@ -140,8 +143,9 @@ TEST(WireCodec, FieldsOutOfTheirRangeAreRefusedByName)
 
   for (const std::string& name :
        std::vector<std::string>{"", "../etc", ".hidden", "a b", std::string(129, 'a')}) {
-    EXPECT_NE(refusal(encode(Hello{name, "nginx", {}, FollowerState::idle, {}})).find("follower"),
-              std::string::npos)
+    EXPECT_NE(
+      refusal(encode(Hello{name, "nginx", {}, FollowerState::idle, {}, ""})).find("follower"),
+      std::string::npos)
       << name;
   }
 
@@ -213,3 +217,15 @@ TEST(WireCodec, RandomBytesNeverCrashAndWhatDecodesEncodesBack)
 }
 
 } // namespace
+
+TEST(WireCodec, AGroupIsEmptyOrAName)
+{
+  Hello hello{"web-3", "nginx", {}, FollowerState::idle, {}, "bad group/"};
+  EXPECT_EQ(refusal(encode(hello)), "HELLO group is not a valid name");
+  hello.group = "";
+  EXPECT_TRUE(decode(encode(hello)));
+  Heartbeat beat;
+  beat.channel = "nginx";
+  beat.canary.group = "..";
+  EXPECT_EQ(refusal(encode(beat)), "HEARTBEAT canary group is not a valid name");
+}
