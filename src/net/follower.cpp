@@ -69,6 +69,13 @@ public:
       return k_exit_unreachable;
     }
     m_dealer = &dealer;
+    // However the loop ends, the master hears that this follower leaves.
+    struct Leave
+    {
+      Follower& follower;
+      zmq::socket_t& dealer;
+      ~Leave() { follower.leave(dealer); }
+    } leave_on_exit{*this, dealer};
     // The pool outlives the worker, whose jobs use it.
     util::ThreadPool pool(2);
     m_pool = &pool;
@@ -185,6 +192,19 @@ private:
         }
       };
     });
+  }
+
+  // The last HELLO, which says it leaves; given a moment to go out.
+  void leave(zmq::socket_t& dealer)
+  {
+    try {
+      dealer.set(zmq::sockopt::linger, 300);
+      for (const auto& m : m_sub.leave().send) {
+        request(dealer, m);
+      }
+    } catch (const zmq::error_t&) {
+      // The master will count it gone after a few seconds anyway.
+    }
   }
 
   // systemctl status: "nginx at v5", or what it is doing.

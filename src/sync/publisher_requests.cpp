@@ -87,6 +87,29 @@ void Publisher::on_hello(const std::string& peer, const wire::Hello& m, Millis n
     return;
   }
   const auto known_before = c->followers.find(m.follower);
+  if (m.state == wire::FollowerState::leaving) {
+    // A follower that stops says so: it is no voter of the next push (a
+    // sync from cron would otherwise count as alive for a while, and a
+    // push then wait for its vote until it timed out).
+    if (known_before == c->followers.end()) {
+      return;
+    }
+    bool voting = false;
+    if (c->txn) {
+      const auto voter = c->txn->voters.find(m.follower);
+      if (voter != c->txn->voters.end() && !c->txn->decided && voter->second.vote == Vote::none) {
+        c->txn->voters.erase(voter);
+        maybe_decide(*c, now, out);
+      } else {
+        voting = voter != c->txn->voters.end();
+      }
+    }
+    if (!voting) {
+      c->followers.erase(known_before);
+      out.log.push_back({util::Level::info, c->name + ": " + m.follower + " left"});
+    }
+    return;
+  }
   if (known_before == c->followers.end() || known_before->second.version != m.version) {
     out.log.push_back({util::Level::info, c->name + ": " + m.follower + " at " + shown(m.version)});
   }

@@ -464,6 +464,17 @@ void Subscriber::on_heartbeat(std::uint64_t epoch, const wire::VersionRef& commi
   }
 }
 
+FollowerOutputs Subscriber::leave()
+{
+  FollowerOutputs out;
+  if (!m_voted) {
+    wire::Hello h = hello();
+    h.state = wire::FollowerState::leaving;
+    out.send.push_back(h);
+  }
+  return out;
+}
+
 FollowerOutputs Subscriber::tick(Millis now)
 {
   FollowerOutputs out;

@@ -64,6 +64,9 @@ public:
   // A message from the PUB (topic checked by the caller) or the DEALER.
   [[nodiscard]] FollowerOutputs receive(const wire::Message& message, Millis now);
   [[nodiscard]] FollowerOutputs tick(Millis now);
+  // The follower stops: a HELLO that says it leaves, unless it voted yes
+  // and keeps a stage (then it is coming back for the decision).
+  [[nodiscard]] FollowerOutputs leave();
   // An action is done; error empty on success (for stage: the reason to
   // refuse, the check hook's words or what stopped the stage).
   [[nodiscard]] FollowerOutputs done(const Action& action, const std::string& error, Millis now);

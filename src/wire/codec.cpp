@@ -191,7 +191,7 @@ void fields(Io& io, M& m)
     io.name("follower", m.follower);
     io.name("channel", m.channel);
     version(io, m.version);
-    io.code("state", m.state, FollowerState::staged);
+    io.code("state", m.state, FollowerState::leaving);
     txn(io, m.txn);
     io.text("group", m.group, k_max_name);
   } else if constexpr (std::is_same_v<T, Fetch>) {

@@ -139,9 +139,10 @@ struct Decision
 
 // What a follower holds of a channel when it says hello.
 enum class FollowerState : std::uint8_t
-{             // protocol
-  idle = 0,   // at its version, nothing staged
-  staged = 1, // voted yes for txn, waiting for the decision
+{              // protocol
+  idle = 0,    // at its version, nothing staged
+  staged = 1,  // voted yes for txn, waiting for the decision
+  leaving = 2, // it stops (sync is done, follow was stopped): not a voter until its next hello
 };
 
 struct Hello

@@ -691,4 +691,22 @@ TEST_F(cli_fleet, ACanaryCommitsFirstAndIsRolledBackWhenItsHealthCheckFails)
     << nobody.err;
 }
 
+TEST_F(cli_fleet, ASyncThatEndedIsNoVoterOfTheNextPush)
+{
+  ASSERT_EQ(push().exit_code, 0);
+  // A sync from cron, then a push from cron in the same second.
+  const auto synced = run({TREECAST_BIN, "sync", "--master", address(), "--channel", "nginx",
+                           "--dir", dir("cron-1"), "--id", "cron-1"});
+  ASSERT_EQ(synced.exit_code, 0) << synced.err;
+  expect_same("cron-1");
+  EXPECT_TRUE(wait_until([&] { return status()["channels"][0]["followers_total"] == 0; }))
+    << status().dump();
+  write_file(m_source + "/nginx.conf", "worker_processes 9;\n");
+  const auto start = std::chrono::steady_clock::now();
+  const auto pushed = push({"--timeout", "20s"});
+  EXPECT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
+  EXPECT_EQ(pushed.out.find("cron-1"), std::string::npos) << pushed.out;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
 } // namespace

@@ -593,3 +593,18 @@ TEST_F(PublisherTest, ACanaryOfAGroupWithNobodyAliveIsRefused)
   EXPECT_EQ(out.error().message, "no follower of group eu-1 of nginx is alive");
   EXPECT_TRUE(m_source.m_log.empty());
 }
+
+TEST_F(PublisherTest, AFollowerThatLeavesIsNoLongerWaitedFor)
+{
+  (void)hello("web-1");
+  (void)hello("web-2");
+  (void)push();
+  EXPECT_FALSE(decides(vote("web-1", true)));
+  // web-2 stops before it votes: the transaction does not wait for it.
+  const Outputs left = hello("web-2", 1, wire::FollowerState::leaving);
+  const wire::Decision* d = decision(left);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->outcome, Outcome::commit);
+  EXPECT_FALSE(m_pub.followers("nginx").contains("web-2"));
+  EXPECT_TRUE(m_pub.followers("nginx").contains("web-1"));
+}
