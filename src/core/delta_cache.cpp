@@ -18,7 +18,10 @@ namespace treecast::core {
 std::string delta_cache_name(const Manifest& from, const Manifest& to, const DeltaOptions& options)
 {
   const util::Hash128 from_id = from.header.number == 0 ? util::Hash128{} : from.id;
-  return from_id.hex() + "-" + to.id.hex() + "-l" + std::to_string(options.level) + "-f" +
+  // The numbers too: a delta's header names them, and one tree can be two
+  // versions (a rollback, or a tree pushed again).
+  return from_id.hex() + "-" + to.id.hex() + "-n" + std::to_string(from.header.number) + "." +
+         std::to_string(to.header.number) + "-l" + std::to_string(options.level) + "-f" +
          std::to_string(k_delta_format);
 }
 

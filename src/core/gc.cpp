@@ -259,7 +259,8 @@ util::Result<GcReport> gc(const Store& store, std::string_view channel, std::uin
       return s.error();
     }
   }
-  // Cached deltas (FROMID-TOID-OPTIONS) between versions that are gone.
+  // Cached deltas (FROMID-TOID-nFROM.TO-OPTIONS) between versions that are
+  // gone.
   {
     std::uint64_t delta_bytes = 0;
     auto s = sweep(
@@ -273,7 +274,8 @@ util::Result<GcReport> gc(const Store& store, std::string_view channel, std::uin
           return true; // not a cached delta: left alone
         }
         // One of another delta format is never read again.
-        const bool current = name.ends_with("-f" + std::to_string(k_delta_format));
+        const bool current =
+          name.ends_with("-f" + std::to_string(k_delta_format)) && name.compare(65, 2, "-n") == 0;
         return current && versions_live.contains(*from) && versions_live.contains(*to);
       },
       report.deltas_removed, delta_bytes);

@@ -709,4 +709,26 @@ TEST_F(cli_fleet, ASyncThatEndedIsNoVoterOfTheNextPush)
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
 
+TEST_F(cli_fleet, ANewFollowerCatchesUpToATreeThatIsTwoVersions)
+{
+  // web-1 starts from nothing at v1: the delta from nothing to v1 is made.
+  follow("web-1");
+  ASSERT_TRUE(wait_until([&] { return alive(1); }));
+  ASSERT_EQ(push().exit_code, 0);
+  expect_same("web-1");
+  fs::copy(m_source, m_temp / "v1", fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  write_file(m_source + "/nginx.conf", "worker_processes 2;\n");
+  ASSERT_EQ(push().exit_code, 0);
+  // v3 is v1's tree again: same id, another number.
+  const auto back = run({TREECAST_BIN, "rollback", "nginx", "--to", "v1", "--store", m_store});
+  ASSERT_EQ(back.exit_code, 0) << back.out << back.err;
+  // A follower new to the fleet gets v3, not the delta cached for v1.
+  const auto synced = run({TREECAST_BIN, "sync", "--master", address(), "--channel", "nginx",
+                           "--dir", dir("web-2"), "--id", "web-2"});
+  ASSERT_EQ(synced.exit_code, 0) << synced.err;
+  EXPECT_EQ(compare_trees(m_temp / "v1", dir("web-2")), "");
+  const auto mine = run({TREECAST_BIN, "status", "--dir", dir("web-2"), "--json"});
+  EXPECT_EQ(nlohmann::json::parse(mine.out)["version"], 3) << mine.out;
+}
+
 } // namespace
