@@ -35,7 +35,7 @@ if ((${#pages[@]} == 0)); then
   pages=("$mandir"/*.[1-8])
 fi
 [[ -x $treecast_bin ]] || { echo "examples: $treecast_bin is not executable" >&2; exit 2; }
-for tool in groff setsid timeout awk sed; do
+for tool in groff setsid timeout awk sed flock; do
   command -v "$tool" >/dev/null || { echo "examples: $tool is missing" >&2; exit 2; }
 done
 
@@ -110,18 +110,33 @@ stop_daemons() {
   while read -r g; do
     [[ $g == "$own" ]] && continue
     echo "$g" >>"$TC_ROOT/.tc/stopped"
-    kill -TERM -- "-$g" 2>/dev/null
+    kill -TERM -- "-$g" 2>/dev/null || true # gone already, or stopped before
   done <"$TC_ROOT/.tc/groups"
   while ((SECONDS < end)); do
     alive=0
     while read -r g; do
       [[ $g != "$own" ]] && kill -0 -- "-$g" 2>/dev/null && alive=1
     done <"$TC_ROOT/.tc/groups"
-    ((alive)) || return 0
+    ((alive)) || break
     sleep 0.05
   done
-  echo "stop_daemons: still running after 5 s" >&2
-  return 1
+  if ((alive)); then
+    echo "stop_daemons: still running after 5 s" >&2
+    return 1
+  fi
+  # A serve's lock goes with its process; wait for that too, so that the
+  # next example's serve never finds its store taken.
+  local lock
+  while read -r lock; do
+    while ! flock -n "$lock" true 2>/dev/null; do
+      if ((SECONDS >= end)); then
+        echo "stop_daemons: $lock still held after 5 s" >&2
+        return 1
+      fi
+      sleep 0.05
+    done
+  done < <(find "$TC_ROOT" -name serve.lock 2>/dev/null)
+  return 0
 }
 EOF
 
@@ -253,9 +268,9 @@ rewrite() {
   local dir="$before/(etc|srv|tmp)(/|\$|[[:space:]\"';)|])"
   sed -E \
     -e "s#$dir#\1@@ROOT@@/\2\3#g" -e "s#$dir#\1@@ROOT@@/\2\3#g" \
-    -e "s#$before/(var/lib/treecast|run/treecast)#\1@@ROOT@@/\2#g" \
+    -e "s#$before/(var/lib/treecast|var/lib/prometheus|run/treecast)#\1@@ROOT@@/\2#g" \
     -e "s#@@ROOT@@#$ROOT#g" \
-    -e "s#\\b7400\\b#$PORT#g" -e "s#\\b7401\\b#$((PORT + 1))#g" \
+    -e "s#\\b7400\\b#$PORT#g" -e "s#\\b7401\\b#$((PORT + 1))#g" -e "s#\\b9470\\b#$METRICS_PORT#g" \
     -e 's#\b0\.0\.0\.0\b#127.0.0.1#g' -e 's#\bmaster\.example\.com\b#127.0.0.1#g'
 }
 
@@ -372,6 +387,11 @@ for page in "${pages[@]}"; do
 
   ROOT=$work/$name.root
   PORT=$(free_port_pair) || { echo "examples: no free port pair" >&2; exit 1; }
+  # And one for serve --metrics (9470 in the examples), apart from the pair.
+  METRICS_PORT=$(free_port_pair) || { echo "examples: no free port" >&2; exit 1; }
+  while ((METRICS_PORT >= PORT - 1 && METRICS_PORT <= PORT + 1)); do
+    METRICS_PORT=$(free_port_pair) || { echo "examples: no free port" >&2; exit 1; }
+  done
   make_sandbox "$ROOT"
   export TC_ROOT=$ROOT HOME=$ROOT/home/op TREECAST_STORE=$ROOT/var/lib/treecast
   export TMPDIR=$ROOT/tmp BASH_ENV=$work/prelude.sh LC_ALL=C.UTF-8
