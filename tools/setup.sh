@@ -9,7 +9,7 @@ packages=(
   libgtest-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libsodium-dev
   libsystemd-dev
   clang-format zstd xxhash rsync
-  man-db groff-base dpkg-dev bash-completion jq
+  man-db groff-base dpkg-dev bash-completion jq systemd
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(hyperfine time xdelta3)
