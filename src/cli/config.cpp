@@ -82,7 +82,7 @@ util::Status read_serve(const Reader& r, const toml::table& t, ServeConfig& c)
 {
   if (auto s = r.only(t, "serve.",
                       {"store", "bind", "insecure", "jobs", "level", "exclude", "channels", "key",
-                       "authorized", "sign_key", "metrics", "metrics_file"});
+                       "authorized", "sign_key", "metrics", "metrics_file", "xattrs", "acls"});
       !s) {
     return s;
   }
@@ -101,7 +101,8 @@ util::Status read_serve(const Reader& r, const toml::table& t, ServeConfig& c)
                  r.get(t, "bind", "serve.", c.bind), r.get(t, "insecure", "serve.", c.insecure),
                  r.get(t, "jobs", "serve.", jobs), r.strings(t, "exclude", "serve.", c.exclude),
                  r.get(t, "metrics", "serve.", c.metrics),
-                 r.get(t, "metrics_file", "serve.", c.metrics_file)}) {
+                 r.get(t, "metrics_file", "serve.", c.metrics_file),
+                 r.get(t, "xattrs", "serve.", c.xattrs), r.get(t, "acls", "serve.", c.acls)}) {
     if (!s) {
       return s;
     }

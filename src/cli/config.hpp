@@ -24,6 +24,8 @@ struct ServeConfig
   std::optional<std::string> authorized;
   std::optional<std::string> sign_key;
   std::optional<std::string> metrics;      // HOST:PORT of the HTTP endpoint
+  std::optional<bool> xattrs;              // record extended attributes
+  std::optional<bool> acls;                // record POSIX ACLs
   std::optional<std::string> metrics_file; // the file rewritten for node_exporter
   std::vector<std::string> exclude;
   std::map<std::string, std::string> channels; // name -> folder

@@ -35,6 +35,8 @@ struct ServeArgs
   std::string sign_key;
   std::string metrics;
   std::string metrics_file;
+  bool xattrs = false;
+  bool acls = false;
   std::set<std::string> given; // options given on the command line
 };
 
@@ -79,6 +81,12 @@ int run_serve(ServeArgs a)
     }
     if (!a.given.contains("--metrics-file") && c.metrics_file) {
       a.metrics_file = *c.metrics_file;
+    }
+    if (!a.given.contains("--xattrs") && c.xattrs) {
+      a.xattrs = *c.xattrs;
+    }
+    if (!a.given.contains("--acls") && c.acls) {
+      a.acls = *c.acls;
     }
     if (!a.given.contains("--exclude")) {
       a.excludes = c.exclude;
@@ -129,6 +137,7 @@ int run_serve(ServeArgs a)
   o.authorized = a.authorized;
   o.sign_key = a.sign_key;
   o.metrics_file = a.metrics_file;
+  o.xattrs = (a.xattrs ? core::k_record_xattrs : 0U) | (a.acls ? core::k_record_acls : 0U);
   if (!a.metrics.empty()) {
     auto metrics = parse_address(a.metrics);
     if (!metrics || a.metrics.find(':') == std::string::npos) {
@@ -189,6 +198,10 @@ void add_daemon_commands(CLI::App& app, Runner& selected)
       ->add_option("--sign-key", a->sign_key,
                    "Sign every version it gives out with this key (treecast keygen --sign)")
       ->type_name("FILE");
+    cmd->add_flag("--xattrs", a->xattrs,
+                  "Record extended attributes in the versions it makes (user.*, trusted.*, "
+                  "security.* but selinux)");
+    cmd->add_flag("--acls", a->acls, "Record POSIX ACLs in the versions it makes");
     cmd
       ->add_option("--metrics", a->metrics,
                    "Answer Prometheus on http://HOST:PORT/metrics (any address: it shows "

@@ -121,8 +121,10 @@ int run_diff(const DiffArgs& args)
         std::cout << util::quote(c.after->path) << " (";
         if (c.before->mode != c.after->mode) {
           std::cout << octal(c.before->mode) << " -> " << octal(c.after->mode);
-        } else {
+        } else if (owner(*c.before) != owner(*c.after)) {
           std::cout << owner(*c.before) << " -> " << owner(*c.after);
+        } else {
+          std::cout << "extended attributes";
         }
         std::cout << ")";
         break;
@@ -150,7 +152,8 @@ void add_diff(CLI::App& app, Runner& selected)
   cmd->add_flag("--stat", args->stat, "Print counts and sizes only");
   cmd->add_flag("--json", args->json, "Print the changes as JSON");
   cmd->footer("One line per change: A added, D removed, M modified, R renamed (same content, "
-              "new path), P permission bits or owner, T type (file, folder, symlink).");
+              "new path), P permission bits, owner or extended attributes, T type (file, "
+              "folder, symlink).");
   cmd->callback([args, &selected] { selected = [args] { return run_diff(*args); }; });
 }
 

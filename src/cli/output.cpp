@@ -79,6 +79,14 @@ nlohmann::json entry_json(const core::Entry& e)
     put_path(j, "target", e.target);
   }
   j["mtime_ns"] = e.mtime_ns;
+  if (!e.xattrs.empty()) {
+    // Values as text (bytes that are not UTF-8 replaced when printed).
+    nlohmann::json x = nlohmann::json::object();
+    for (const auto& [name, value] : e.xattrs) {
+      x[name] = value;
+    }
+    j["xattrs"] = std::move(x);
+  }
   return j;
 }
 

@@ -20,6 +20,8 @@ struct SnapshotArgs
   int level = 3;
   unsigned jobs = 0;
   bool json = false;
+  bool xattrs = false;
+  bool acls = false;
 };
 
 int run_snapshot(const SnapshotArgs& args)
@@ -33,6 +35,8 @@ int run_snapshot(const SnapshotArgs& args)
   options.message = args.message;
   options.excludes = args.excludes;
   options.level = args.level;
+  options.xattrs =
+    (args.xattrs ? core::k_record_xattrs : 0U) | (args.acls ? core::k_record_acls : 0U);
   util::ThreadPool pool(args.jobs);
   Progress progress("reading");
   if (progress.shown()) {
@@ -86,6 +90,9 @@ void add_snapshot(CLI::App& app, Runner& selected)
     ->check(CLI::Range(1, 19));
   cmd->add_option("-j,--jobs", args->jobs, "Files read at once (default: one per core)");
   cmd->add_flag("--json", args->json, "Print the result as JSON");
+  cmd->add_flag("--xattrs", args->xattrs,
+                "Record extended attributes too (user.*, trusted.*, security.* but selinux)");
+  cmd->add_flag("--acls", args->acls, "Record POSIX ACLs too (system.posix_acl_*)");
   cmd->footer("Prints e.g. 'v3 3f9a0c1d2b4e (12 changed, 1.2 MiB new)', or 'unchanged' when DIR "
               "equals the latest version, which records nothing.");
   cmd->callback([args, &selected] { selected = [args] { return run_snapshot(*args); }; });

@@ -167,6 +167,9 @@ util::Status Follower::roll_forward(const Manifest& to)
   const Owners how = owners && std::string(owners->begin(), owners->end()) == "restore\n"
                        ? Owners::restore
                        : Owners::keep;
+  // Attributes of a scope either version records are the versions' to set
+  // and remove; others on the tree are left be.
+  const unsigned prune = xattr_scope(from) | xattr_scope(to);
 
   // 1. What B drops or turns into another type, deepest first; only while
   //    it is still A's (a path already replaced is left alone).
@@ -214,7 +217,7 @@ util::Status Follower::roll_forward(const Manifest& to)
         renamed = true;
         fault("inplace renamed");
       }
-    } else if (auto s = set_metadata(parent->get(), name, e, shown, how); !s) {
+    } else if (auto s = set_metadata(parent->get(), name, e, shown, how, prune); !s) {
       return s; // in place: its mode, owner or time may have changed
     }
   }
@@ -228,7 +231,8 @@ util::Status Follower::roll_forward(const Manifest& to)
     if (!parent) {
       return parent.error();
     }
-    if (auto s = set_metadata(parent->get(), name, *it, util::join(m_dir, it->path), how); !s) {
+    if (auto s = set_metadata(parent->get(), name, *it, util::join(m_dir, it->path), how, prune);
+        !s) {
       return s;
     }
   }

@@ -76,7 +76,7 @@ inline util::Result<util::Fd> open_folder(int root, const std::string& relative)
 
 inline bool same_metadata(const Entry& a, const Entry& b, Owners owners)
 {
-  return a.mode == b.mode && a.mtime_ns == b.mtime_ns &&
+  return a.mode == b.mode && a.mtime_ns == b.mtime_ns && a.xattrs == b.xattrs &&
          (owners == Owners::keep || local_owner(a) == local_owner(b));
 }
 

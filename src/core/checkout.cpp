@@ -184,7 +184,7 @@ private:
 } // namespace
 
 util::Status set_metadata(int parent, const std::string& name, const Entry& e,
-                          const std::string& shown, Owners owners)
+                          const std::string& shown, Owners owners, unsigned prune_scope)
 {
   if (owners == Owners::restore) {
     const auto [uid, gid] = local_owner(e);
@@ -194,6 +194,22 @@ util::Status set_metadata(int parent, const std::string& name, const Entry& e,
   }
   if (e.type != EntryType::symlink && ::fchmodat(parent, name.c_str(), e.mode, 0) != 0) {
     return util::io_error(shown, "cannot set mode", errno);
+  }
+  // After the owner: a chown clears security.capability.
+  if (e.type != EntryType::symlink && (!e.xattrs.empty() || prune_scope != 0)) {
+    // No *xattrat(): the folder's descriptor, by its name in /proc.
+    const std::string path = "/proc/self/fd/" + std::to_string(parent) + "/" + name;
+    Xattrs before;
+    if (prune_scope != 0) {
+      auto found = read_xattrs(path, prune_scope);
+      if (!found) {
+        return found.error();
+      }
+      before = std::move(*found);
+    }
+    if (auto s = apply_xattrs(path, before, e.xattrs); !s) {
+      return util::make_error(s.error().code, shown + ": " + s.error().message);
+    }
   }
   const timespec times[2] = {to_timespec(e.mtime_ns), to_timespec(e.mtime_ns)};
   if (::utimensat(parent, name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {

@@ -13,6 +13,14 @@ using namespace edit;
 
 namespace {
 
+// Whether b's extended attributes differ from those of the entry its edit
+// starts from (a: A's at its path, or its source; none: a new path). They
+// ride with the mode (k_xattrs_follow), since every field bit is taken.
+bool xattrs_changed(const Entry* a, const Entry& b)
+{
+  return a == nullptr || a->type != b.type ? !b.xattrs.empty() : a->xattrs != b.xattrs;
+}
+
 // The fields of b to write, given A's entry at its path (or none).
 std::uint8_t fields_of(const Entry* a, const Entry& b, bool written)
 {
@@ -26,7 +34,7 @@ std::uint8_t fields_of(const Entry* a, const Entry& b, bool written)
     return static_cast<std::uint8_t>(f);
   }
   unsigned f = 0;
-  f |= a->mode != b.mode ? k_mode : 0;
+  f |= a->mode != b.mode || xattrs_changed(a, b) ? k_mode : 0;
   f |= a->uid != b.uid || a->gid != b.gid || a->user != b.user || a->group != b.group ? k_owner : 0;
   f |= a->mtime_ns != b.mtime_ns ? k_mtime : 0;
   if (b.type == EntryType::file) {
@@ -185,14 +193,18 @@ private:
   std::unordered_map<std::string_view, std::vector<std::size_t>> m_folder_by_name;
 };
 
-void write_fields(util::ByteWriter& w, std::uint8_t f, const Entry& b, std::int64_t& previous_mtime)
+void write_fields(util::ByteWriter& w, std::uint8_t f, const Entry& b, std::int64_t& previous_mtime,
+                  bool xattrs)
 {
   w.u8(f);
   if (f & k_type) {
     w.u8(static_cast<std::uint8_t>(b.type));
   }
   if (f & k_mode) {
-    w.varint(b.mode);
+    w.varint(b.mode | (xattrs ? k_xattrs_follow : 0));
+    if (xattrs) {
+      write_xattrs(w, b.xattrs);
+    }
   }
   if (f & k_owner) {
     w.varint(b.uid);
@@ -255,7 +267,7 @@ std::vector<std::uint8_t> encode_edits(const Manifest& from, const Manifest& to,
       const auto index = static_cast<std::size_t>(a - from.entries.data());
       edits.varint(k_ref_held + (index - next_held));
       next_held = index + 1;
-      write_fields(edits, f, b, previous_mtime);
+      write_fields(edits, f, b, previous_mtime, xattrs_changed(a, b));
     } else {
       const std::optional<std::size_t> source = sources.find(b);
       const std::size_t shared = util::common_prefix(previous_path, b.path);
@@ -265,8 +277,9 @@ std::vector<std::uint8_t> encode_edits(const Manifest& from, const Manifest& to,
       }
       edits.varint(shared);
       edits.str(std::string_view(b.path).substr(shared));
-      write_fields(edits, fields_of(source ? &from.entries[*source] : nullptr, b, written[i]), b,
-                   previous_mtime);
+      const Entry* start = source ? &from.entries[*source] : nullptr;
+      write_fields(edits, fields_of(start, b, written[i]), b, previous_mtime,
+                   xattrs_changed(start, b));
     }
     count += 1;
     previous_path = b.path;

@@ -50,6 +50,10 @@ enum EditField : std::uint8_t
   k_written = 0x80,
 };
 
+// On the mode's varint (format): the entry's extended attributes follow,
+// the whole list, which replaces those of the entry the edit starts from.
+inline constexpr std::uint32_t k_xattrs_follow = 0x10000;
+
 // How an edit names its entry (format): a path A lacks, from nothing or from
 // an entry of A; or k_ref_held + n, A's entry n places after the one the
 // last such edit named (from A's first entry for the first).

@@ -47,6 +47,7 @@ void read_fields(util::ByteReader& r, std::uint8_t f, const Entry* a, Entry& e,
     e.size = 0;
     e.hash = {};
     e.target.clear();
+    e.xattrs.clear();
     const unsigned needs = e.type == EntryType::file      ? k_size
                            : e.type == EntryType::symlink ? k_target
                                                           : 0;
@@ -57,7 +58,19 @@ void read_fields(util::ByteReader& r, std::uint8_t f, const Entry* a, Entry& e,
     }
   }
   if (f & k_mode) {
-    e.mode = static_cast<std::uint32_t>(r.varint_max("mode", 07777));
+    const auto mode = static_cast<std::uint32_t>(r.varint_max("mode", k_xattrs_follow | 07777));
+    if (r.ok() && (mode & ~(k_xattrs_follow | 07777)) != 0) {
+      r.fail("mode " + std::to_string(mode) + " at " + util::quote(e.path));
+      return;
+    }
+    e.mode = mode & 07777;
+    if ((mode & k_xattrs_follow) != 0) {
+      e.xattrs = read_xattrs(r, true);
+      if (r.ok() && e.type == EntryType::symlink && !e.xattrs.empty()) {
+        r.fail("extended attributes on the symlink " + util::quote(e.path));
+        return;
+      }
+    }
   }
   if (f & k_owner) {
     e.uid = static_cast<std::uint32_t>(r.varint_max("uid", UINT32_MAX));

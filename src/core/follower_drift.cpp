@@ -74,6 +74,8 @@ util::Result<std::vector<Drift>> Follower::drift(util::Executor& executor)
       found.push_back({e.path, "owner"});
     } else if (e.type == EntryType::symlink && item.target != e.target) {
       found.push_back({e.path, "target"});
+    } else if (!e.xattrs.empty() && !xattrs_differ(util::join(m_dir, e.path), e.xattrs).empty()) {
+      found.push_back({e.path, "xattrs"});
     } else if (e.type == EntryType::file) {
       if (item.key.size != e.size) {
         found.push_back({e.path, "modified"});

@@ -21,6 +21,7 @@ namespace {
 
 constexpr std::uint8_t k_magic[4] = {'T', 'C', 'M', 'F'};
 constexpr std::uint8_t k_version = 1;
+constexpr std::uint8_t k_has_xattrs = 0x80; // format: on an entry's type byte
 // The smallest possible entry: prefix, suffix length, one path byte, type,
 // mode, uid, user, gid, group.
 constexpr std::size_t k_min_entry_bytes = 9;
@@ -35,7 +36,9 @@ util::ByteWriter encode_entries(const std::vector<Entry>& entries)
     const std::size_t shared = util::common_prefix(previous, e.path);
     w.varint(shared);
     w.str(std::string_view(e.path).substr(shared));
-    w.u8(static_cast<std::uint8_t>(e.type));
+    // The type's high bit: extended attributes follow the entry's fields.
+    // An entry without them encodes as it always did, and keeps its id.
+    w.u8(static_cast<std::uint8_t>(e.type) | (e.xattrs.empty() ? 0 : k_has_xattrs));
     w.varint(e.mode);
     w.varint(e.uid);
     w.str(e.user);
@@ -46,6 +49,9 @@ util::ByteWriter encode_entries(const std::vector<Entry>& entries)
       w.bytes(e.hash.bytes);
     } else if (e.type == EntryType::symlink) {
       w.str(e.target);
+    }
+    if (!e.xattrs.empty()) {
+      write_xattrs(w, e.xattrs);
     }
     previous = e.path;
   }
@@ -77,7 +83,7 @@ bool Entry::same_identity(const Entry& o) const
 {
   return path == o.path && type == o.type && mode == o.mode && uid == o.uid && gid == o.gid &&
          user == o.user && group == o.group && size == o.size && hash == o.hash &&
-         target == o.target;
+         target == o.target && xattrs == o.xattrs;
 }
 
 const Entry* Manifest::find(std::string_view path) const
@@ -100,6 +106,17 @@ std::size_t Manifest::file_count() const
 {
   return static_cast<std::size_t>(std::count_if(
     entries.begin(), entries.end(), [](const Entry& e) { return e.type == EntryType::file; }));
+}
+
+unsigned xattr_scope(const Manifest& manifest)
+{
+  unsigned scope = 0;
+  for (const Entry& e : manifest.entries) {
+    for (const auto& x : e.xattrs) {
+      scope |= x.first.rfind("system.posix_acl_", 0) == 0 ? k_record_acls : k_record_xattrs;
+    }
+  }
+  return scope;
 }
 
 util::Hash128 compute_id(const std::vector<Entry>& entries)
@@ -287,7 +304,8 @@ util::Result<Manifest> decode(std::span<const std::uint8_t> bytes, std::string_v
       if (e.ok() && i > 0 && util::common_prefix(previous, entry.path) != shared) {
         e.fail("path prefix of " + util::quote(entry.path) + " is not the longest shared one");
       }
-      const auto type = e.u8("type");
+      const auto type_byte = e.u8("type");
+      const auto type = static_cast<std::uint8_t>(type_byte & ~k_has_xattrs);
       entry.mode = static_cast<std::uint32_t>(e.varint_max("mode", 07777));
       entry.uid = static_cast<std::uint32_t>(e.varint_max("uid", UINT32_MAX));
       entry.user = e.str("user", k_max_name);
@@ -310,6 +328,13 @@ util::Result<Manifest> decode(std::span<const std::uint8_t> bytes, std::string_v
         }
       } else if (e.ok()) {
         e.fail("unknown entry type " + std::to_string(type) + " at " + util::quote(entry.path));
+      }
+      if (e.ok() && (type_byte & k_has_xattrs) != 0) {
+        if (entry.type == EntryType::symlink) {
+          e.fail("extended attributes on the symlink " + util::quote(entry.path));
+        } else {
+          entry.xattrs = read_xattrs(e, false);
+        }
       }
       if (!e.ok()) {
         break;

@@ -13,6 +13,7 @@
 // paths that could leave the tree: absolute, "..", ".", empty components,
 // NUL, duplicates, unsorted, or under a parent that is not a folder.
 
+#include "core/xattrs.hpp"
 #include "util/hash.hpp"
 #include "util/result.hpp"
 
@@ -46,6 +47,7 @@ struct Entry
   util::Hash128 hash;        // file: XXH3-128 of the content; otherwise zero
   std::string target;        // symlink: the link's target, never followed
   std::int64_t mtime_ns = 0; // information only: not part of the version id
+  Xattrs xattrs{};           // recorded on request (xattrs.hpp); usually none
 
   // Same content and metadata, as the version id sees it (mtime aside).
   bool same_identity(const Entry& other) const;
@@ -77,6 +79,9 @@ inline constexpr std::size_t k_max_path = 4095;
 inline constexpr std::size_t k_max_name = 255;
 inline constexpr std::size_t k_max_message = 65536;
 inline constexpr std::size_t k_max_manifest_bytes = std::size_t{1} << 30;
+
+// The scopes of extended attributes its entries record (core/xattrs.hpp).
+[[nodiscard]] unsigned xattr_scope(const Manifest& manifest);
 
 // Sorts entries by path and fills in the id.
 void finalize(Manifest& manifest);

@@ -51,6 +51,7 @@ Entry make_entry(const WalkItem& item, OwnerNames& names)
     e.hash = item.hash;
   }
   e.target = item.target;
+  e.xattrs = item.xattrs;
   return e;
 }
 
@@ -62,7 +63,8 @@ bool same_identity(const WalkItem& item, const Entry& e, OwnerNames& names)
   return item.path == e.path && type == e.type && (item.key.mode & 07777) == e.mode &&
          item.uid == e.uid && item.gid == e.gid && (file ? item.key.size : 0) == e.size &&
          (file ? item.hash : util::Hash128{}) == e.hash && item.target == e.target &&
-         names.user(item.uid) == e.user && names.group(item.gid) == e.group;
+         item.xattrs == e.xattrs && names.user(item.uid) == e.user &&
+         names.group(item.gid) == e.group;
 }
 
 } // namespace
@@ -244,6 +246,18 @@ util::Result<SnapshotReport> snapshot(const Store& store, const std::string& dir
     return std::move(failed->second);
   }
   to_read = {};
+  if (options.xattrs != 0) {
+    for (WalkItem& item : items) {
+      if (item.type() == EntryType::symlink) {
+        continue;
+      }
+      auto xattrs = read_xattrs(util::join(dir, std::string(item.path)), options.xattrs);
+      if (!xattrs) {
+        return xattrs.error();
+      }
+      item.xattrs = std::move(*xattrs);
+    }
+  }
 
   // 4. The manifest. Entry for entry the same identity as the previous
   // version means the same encoding, so the same id: an unchanged tree is

@@ -29,6 +29,9 @@ struct SnapshotOptions
   // left as it was; the report's manifest is the version the tree would
   // be. Content no version uses goes at the next gc.
   bool record = true;
+  // Extended attributes and POSIX ACLs to record (core/xattrs.hpp:
+  // k_record_xattrs, k_record_acls); 0: none.
+  unsigned xattrs = 0;
   // Called from the reading threads as each block of a file is read: the
   // bytes just read, and what all the files to read add up to (a file that
   // changed while read, and is read again, counts again).

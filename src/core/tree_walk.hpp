@@ -14,6 +14,7 @@
 #include "core/exclude.hpp"
 #include "core/manifest.hpp"
 #include "core/stat_cache.hpp"
+#include "core/xattrs.hpp"
 #include "util/executor.hpp"
 #include "util/result.hpp"
 
@@ -42,6 +43,7 @@ struct WalkItem
   std::uint32_t uid = 0;
   std::uint32_t gid = 0;
   util::Hash128 hash; // file: the content hash; the walk does not read it
+  Xattrs xattrs;      // when the snapshot records them; the walk does not read them
 
   EntryType type() const;
 };

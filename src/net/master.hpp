@@ -38,6 +38,9 @@ struct MasterOptions
   std::atomic<bool>* reload = nullptr; // set: read authorized again (SIGHUP)
   // Ed25519: the key every version it gives out is signed with (empty: none).
   std::string sign_key;
+  // Extended attributes and POSIX ACLs its snapshots record
+  // (core/xattrs.hpp; 0: none).
+  unsigned xattrs = 0;
   ServiceNotifier* service = nullptr; // systemd: ready, watchdog, stopping
   // Prometheus: an HTTP endpoint (metrics_port 0: none) and a file
   // rewritten every few seconds (empty: none).

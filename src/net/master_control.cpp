@@ -116,6 +116,7 @@ void Master::push(const std::string& peer, const std::string& channel,
   }
   core::SnapshotOptions options;
   options.channel = channel;
+  options.xattrs = m_options.xattrs;
   options.message = request.value("message", "");
   if (const auto e = m_options.excludes.find(channel); e != m_options.excludes.end()) {
     options.excludes = e->second;

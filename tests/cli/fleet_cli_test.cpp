@@ -12,8 +12,11 @@
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
+#include <cstring>
 #include <filesystem>
 #include <memory>
+#include <sys/xattr.h>
+#include <tuple>
 
 using namespace treecast::test;
 namespace fs = std::filesystem;
@@ -729,6 +732,100 @@ TEST_F(cli_fleet, ANewFollowerCatchesUpToATreeThatIsTwoVersions)
   EXPECT_EQ(compare_trees(m_temp / "v1", dir("web-2")), "");
   const auto mine = run({TREECAST_BIN, "status", "--dir", dir("web-2"), "--json"});
   EXPECT_EQ(nlohmann::json::parse(mine.out)["version"], 3) << mine.out;
+}
+
+// A POSIX ACL in the kernel's form: user::rw- user:65534:r-- group::r--
+// mask::r-- other::r--.
+std::string access_acl()
+{
+  std::string acl;
+  auto u16 = [&](unsigned v) {
+    acl += static_cast<char>(v & 0xff), acl += static_cast<char>(v >> 8);
+  };
+  auto u32 = [&](std::uint32_t v) {
+    u16(v & 0xffff);
+    u16(v >> 16);
+  };
+  u32(2); // version
+  for (auto [tag, perm, id] :
+       {std::tuple{0x01U, 6U, 0xffffffffU}, std::tuple{0x02U, 4U, 65534U},
+        std::tuple{0x04U, 4U, 0xffffffffU}, std::tuple{0x10U, 4U, 0xffffffffU},
+        std::tuple{0x20U, 4U, 0xffffffffU}}) {
+    u16(tag);
+    u16(perm);
+    u32(id);
+  }
+  return acl;
+}
+
+std::string xattr(const std::string& path, const std::string& name)
+{
+  std::string value(4096, '\0');
+  const ssize_t n = ::lgetxattr(path.c_str(), name.c_str(), value.data(), value.size());
+  return n < 0 ? "(none)" : value.substr(0, static_cast<std::size_t>(n));
+}
+
+TEST(cli_fleet_xattrs, ExtendedAttributesAndAclsReachTheFollowerAndFollowEveryChange)
+{
+  TempDir temp;
+  const std::string source = temp / "source";
+  write_file(source + "/site.conf", "listen 80;\n");
+  const std::string acl = access_acl();
+  if (::lsetxattr((source + "/site.conf").c_str(), "user.color", "blue", 4, 0) != 0 ||
+      ::lsetxattr((source + "/site.conf").c_str(), "system.posix_acl_access", acl.data(),
+                  acl.size(), 0) != 0) {
+    GTEST_SKIP() << "this file system takes no user xattrs or ACLs: " << std::strerror(errno);
+  }
+  const int port = free_port_pair();
+  const std::string address = "127.0.0.1:" + std::to_string(port);
+  Daemon master({TREECAST_BIN, "serve", "--store", temp / "store", "--channel", "web=" + source,
+                 "--bind", address, "--xattrs", "--acls"},
+                temp / "serve.log");
+  ASSERT_TRUE(wait_until([&] { return fs::exists(temp / "store/control"); }));
+  const std::string tree = temp / "tree";
+  Daemon follower({TREECAST_BIN, "follow", "--master", address, "--channel", "web", "--dir", tree,
+                   "--id", "web-1"},
+                  temp / "follow.log");
+  auto push = [&] {
+    const auto r = run({TREECAST_BIN, "push", "web", "--store", temp / "store"});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err << read_file(temp / "follow.log");
+  };
+  ASSERT_TRUE(wait_until([&] {
+    const auto r = run({TREECAST_BIN, "status", "--store", temp / "store", "--json"});
+    return r.exit_code == 0 && r.out.find("\"alive\": true") != std::string::npos;
+  }));
+  push();
+  EXPECT_TRUE(wait_until([&] { return xattr(tree + "/site.conf", "user.color") == "blue"; }))
+    << read_file(temp / "follow.log");
+  EXPECT_EQ(xattr(tree + "/site.conf", "system.posix_acl_access"), acl);
+
+  // Only the attribute changes: the file is not written again, its
+  // attribute is.
+  ASSERT_EQ(::lsetxattr((source + "/site.conf").c_str(), "user.color", "red", 3, 0), 0);
+  push();
+  EXPECT_TRUE(wait_until([&] { return xattr(tree + "/site.conf", "user.color") == "red"; }));
+
+  // Removed on the master: removed on the follower.
+  ASSERT_EQ(::lremovexattr((source + "/site.conf").c_str(), "user.color"), 0);
+  push();
+  EXPECT_TRUE(wait_until([&] { return xattr(tree + "/site.conf", "user.color") == "(none)"; }));
+  EXPECT_EQ(xattr(tree + "/site.conf", "system.posix_acl_access"), acl);
+
+  // A local change is drift, and verify (the follower stopped: it holds
+  // the tree's lock) says which.
+  EXPECT_EQ(follower.stop(), 0);
+  const auto clean = run({TREECAST_BIN, "verify", tree});
+  EXPECT_EQ(clean.exit_code, 0) << clean.out << clean.err;
+  std::string widened = acl;
+  widened[14] = 6; // user:65534:rw-
+  ASSERT_EQ(::lsetxattr((tree + "/site.conf").c_str(), "system.posix_acl_access", widened.data(),
+                        widened.size(), 0),
+            0)
+    << std::strerror(errno);
+  const auto drifted = run({TREECAST_BIN, "verify", tree});
+  EXPECT_EQ(drifted.exit_code, 6) << drifted.out << drifted.err;
+  EXPECT_NE((drifted.out + drifted.err).find("site.conf (xattrs)"), std::string::npos)
+    << drifted.out << drifted.err;
 }
 
 } // namespace

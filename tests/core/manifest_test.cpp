@@ -219,3 +219,38 @@ TEST(Manifest, PathValidationMessages)
   EXPECT_FALSE(core::validate_channel(""));
   EXPECT_FALSE(core::validate_channel("-x"));
 }
+
+TEST(Manifest, ExtendedAttributesRoundTripAndChangeTheIdOfTheirEntryOnly)
+{
+  Manifest plain = small_manifest();
+  Manifest with = plain;
+  with.entries[1].xattrs = {{"system.posix_acl_access", std::string("\x02\x00\x00\x00", 4)},
+                            {"user.color", "blue"}};
+  core::finalize(with);
+  EXPECT_NE(with.id, plain.id);
+  auto back = core::decode(core::encode(with), "test");
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->id, with.id);
+  EXPECT_EQ(back->entries[1].xattrs, with.entries[1].xattrs);
+  EXPECT_TRUE(back->entries[0].xattrs.empty());
+  EXPECT_EQ(core::xattr_scope(*back), core::k_record_xattrs | core::k_record_acls);
+  // Without attributes, an entry encodes as it always did (the pinned bytes
+  // above), so versions recorded before keep their ids.
+  EXPECT_EQ(core::decode(core::encode(plain), "test")->id, plain.id);
+}
+
+TEST(Manifest, HostileExtendedAttributesAreRejected)
+{
+  Entry f = file_entry("a");
+  f.xattrs = {{"user.b", "1"}, {"user.a", "2"}};
+  expect_rejected(forge({f}), "extended attributes not sorted or repeated at user.a");
+  f.xattrs = {{"user.a", "1"}, {"user.a", "2"}};
+  expect_rejected(forge({f}), "extended attributes not sorted or repeated");
+  f.xattrs = {{"security.selinux", "system_u:object_r:etc_t:s0"}};
+  expect_rejected(forge({f}), "is not one treecast records");
+  f.xattrs = {{"os2.name", "x"}};
+  expect_rejected(forge({f}), "is not one treecast records");
+  Entry link{"l", EntryType::symlink, 0777, 0, 0, "", "", 0, {}, "a", 0};
+  link.xattrs = {{"user.a", "1"}};
+  expect_rejected(forge({link}), "extended attributes on the symlink l");
+}
