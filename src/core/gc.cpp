@@ -180,14 +180,18 @@ util::Result<GcReport> gc(const Store& store, std::string_view channel, std::uin
   if (!latest) {
     return latest.error();
   }
-  // The fleet's version and one a transaction may still propose are kept
-  // too: followers ask for deltas from and to them.
+  // The fleet's version, a canary's (a group holds it since the last
+  // commit), and one a transaction may still propose are kept too:
+  // followers ask for deltas from and to them.
   auto log = TxnLog::open(store, channel);
   if (!log) {
     return log.error();
   }
   std::unordered_set<std::uint64_t> held;
   for (auto e = log->events().rbegin(); e != log->events().rend(); ++e) {
+    if (e->kind == TxnEvent::Kind::canary) {
+      held.insert(e->number);
+    }
     if (e->kind == TxnEvent::Kind::commit) {
       held.insert(e->number);
       break;

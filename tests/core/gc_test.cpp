@@ -80,3 +80,23 @@ TEST_F(GcTest, KeepsTheFleetsVersionAndTheOneInFlight)
   EXPECT_EQ(r->dropped, (std::vector<std::uint64_t>{1, 3}));
   EXPECT_EQ(*m_store->versions("c"), (std::vector<std::uint64_t>{2, 4, 5}));
 }
+
+TEST_F(GcTest, KeepsTheCanarysVersion)
+{
+  const std::string tree = m_dir / "tree";
+  for (int i = 1; i <= 5; ++i) {
+    test::write_file(tree + "/f", "content " + std::to_string(i));
+    (void)snapshot_of(tree, "c");
+  }
+  // The fleet holds v2; group canary holds v3 (push --canary whose rest
+  // of the fleet did not follow).
+  auto log = core::TxnLog::open(*m_store, "c");
+  ASSERT_TRUE(log);
+  ASSERT_TRUE(log->append({core::TxnEvent::Kind::begin, 1, 1, 2, {}}));
+  ASSERT_TRUE(log->append({core::TxnEvent::Kind::commit, 1, 1, 2, {}}));
+  ASSERT_TRUE(log->append({core::TxnEvent::Kind::begin, 1, 2, 3, {}}));
+  ASSERT_TRUE(log->append({core::TxnEvent::Kind::canary, 1, 2, 3, {}, "canary"}));
+  auto r = core::gc(*m_store, "c", 1);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(*m_store->versions("c"), (std::vector<std::uint64_t>{2, 3, 5}));
+}
