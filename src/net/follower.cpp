@@ -116,6 +116,11 @@ public:
         if (m_failed) {
           return k_exit_not_in_step;
         }
+        if (m_sub.unknown_channel() && !m_sub.heard()) {
+          m_log(util::Level::error, "the master at " + tcp(m_options.host, m_options.port + 1) +
+                                      " serves no channel " + m_options.tree.channel);
+          return k_exit_not_in_step;
+        }
         if (m_sub.heard() && m_sub.settled() && worker.idle() &&
             m_replica.version() == m_sub.target()) {
           return 0;

@@ -107,6 +107,8 @@ FollowerOutputs Subscriber::receive(const wire::Message& message, Millis now)
     } else {
       out.log.push_back(
         {util::Level::warning, m_options.channel + ": the master says: " + e->message});
+      // A HELLO's answer: the master does not serve this channel.
+      m_unknown_channel = e->code == wire::ErrorCode::unknown_channel;
     }
   }
   return out;

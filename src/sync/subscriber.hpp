@@ -87,6 +87,8 @@ public:
   // group's canary.
   const wire::VersionRef& target() const { return m_target; }
   bool heard() const { return m_heard; }
+  // The master answered that it serves no such channel.
+  bool unknown_channel() const { return m_unknown_channel; }
   // Nothing in flight: no work, no stage, no vote waiting.
   bool settled() const { return m_phase == Phase::idle && !m_work && !m_voted && !m_refused; }
 
@@ -140,6 +142,7 @@ private:
   std::optional<wire::Prepare> m_next; // a PREPARE that came while busy
   wire::VersionRef m_committed;        // the master's, from HEARTBEAT and WELCOME
   wire::VersionRef m_target;
+  bool m_unknown_channel = false;
   std::uint64_t m_epoch = 0;
   bool m_heard = false;
   Millis m_next_hello = 0;

@@ -712,6 +712,16 @@ TEST_F(cli_fleet, ASyncThatEndedIsNoVoterOfTheNextPush)
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
 
+TEST_F(cli_fleet, SyncOfAChannelTheMasterDoesNotServeSaysSoAtOnce)
+{
+  const auto start = std::chrono::steady_clock::now();
+  const auto r = run({TREECAST_BIN, "sync", "--master", address(), "--channel", "certs", "--dir",
+                      dir("web-1"), "--timeout", "30s"});
+  EXPECT_EQ(r.exit_code, 6) << r.err;
+  EXPECT_NE(r.err.find("serves no channel certs"), std::string::npos) << r.err;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
+}
+
 TEST_F(cli_fleet, ANewFollowerCatchesUpToATreeThatIsTwoVersions)
 {
   // web-1 starts from nothing at v1: the delta from nothing to v1 is made.
