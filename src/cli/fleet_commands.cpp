@@ -151,8 +151,32 @@ int run_push(const PushArgs& a)
     const std::string reason = r.value("reason", "");
     std::cout << (reason.empty() ? "" : ": " + reason) << '\n';
   }
-  if (result == "commit" || result == "unchanged") {
+  if (result == "unchanged") {
     return 0;
+  }
+  if (result == "commit") {
+    // Committed: the fleet's version moved. Every voter should hold it; one
+    // whose commit failed, whose health check failed, or whose ACK never
+    // came is not in step, and a script must hear it.
+    std::string behind;
+    std::size_t n = 0;
+    for (const auto& f : r["followers"]) {
+      const std::string applied = f.value("result", "");
+      if (applied != "committed") {
+        n += 1;
+        const std::string why = f.value("reason", "");
+        behind += (behind.empty() ? "" : "; ") + f.value("id", "") + " " +
+                  (applied == "none" ? "did not acknowledge" : applied) +
+                  (why.empty() ? "" : ": " + why);
+      }
+    }
+    if (n == 0) {
+      return 0;
+    }
+    std::cerr << "treecast: warning: v" << r.value("version", 0) << " of " << a.channel
+              << " is committed, but not applied and healthy on " << n
+              << (n == 1 ? " follower: " : " followers: ") << behind << '\n';
+    return static_cast<int>(Exit::partial);
   }
   return static_cast<int>(r.value("timed_out", false) ? Exit::timed_out : Exit::aborted);
 }

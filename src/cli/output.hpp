@@ -27,6 +27,7 @@ enum class Exit : int
   aborted = 7,     // push: the transaction aborted (a follower refused, or an abort)
   timed_out = 8,   // push: the transaction aborted at its timeout
   unreachable = 9, // no master answered (push, status, sync)
+  partial = 10,    // push: committed, but a voter did not apply it (or is unhealthy)
 };
 
 [[nodiscard]] Exit exit_for(const util::Error& error);

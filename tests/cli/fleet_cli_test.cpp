@@ -712,6 +712,22 @@ TEST_F(cli_fleet, ASyncThatEndedIsNoVoterOfTheNextPush)
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
 
+TEST_F(cli_fleet, ACommitThatAFollowerCannotStandIsItsOwnExitCode)
+{
+  follow("web-1", {"--health", "echo upstream down >&2; exit 1"});
+  follow("web-2");
+  ASSERT_TRUE(wait_until([&] { return alive(2); }));
+  const auto r = push();
+  EXPECT_EQ(r.exit_code, 10) << r.out << r.err;
+  EXPECT_NE(r.out.find("nginx v1 committed"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("v1 of nginx is committed, but not applied and healthy on 1 follower: "
+                       "web-1 unhealthy: upstream down"),
+            std::string::npos)
+    << r.err;
+  expect_same("web-1");
+  expect_same("web-2");
+}
+
 TEST_F(cli_fleet, SyncOfAChannelTheMasterDoesNotServeSaysSoAtOnce)
 {
   const auto start = std::chrono::steady_clock::now();
