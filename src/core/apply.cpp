@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
+#include <optional>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -35,6 +36,32 @@ util::Result<util::Fd> Follower::new_stage()
   }
   return stage;
 }
+
+namespace {
+
+// The mount a path is on (statx's mount id): two bind mounts of one file
+// system have the same st_dev, but a rename between them fails (EXDEV),
+// as does the swap of a mount point (EBUSY). nullopt where the kernel
+// cannot say.
+std::optional<std::uint64_t> mount_id(const std::string& path)
+{
+  struct statx sx
+  {};
+  if (::statx(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) != 0 ||
+      (sx.stx_mask & STATX_MNT_ID) == 0) {
+    return std::nullopt;
+  }
+  return sx.stx_mnt_id;
+}
+
+bool other_mount(const std::string& a, const std::string& b)
+{
+  const auto ma = mount_id(a);
+  const auto mb = mount_id(b);
+  return ma && mb && *ma != *mb;
+}
+
+} // namespace
 
 util::Status Follower::check_same_file_system(CommitMode mode) const
 {
@@ -68,17 +95,18 @@ util::Status Follower::check_same_file_system(CommitMode mode) const
                                 "swaps the whole folder)");
     }
   }
-  if (mode == CommitMode::atomic && dir_exists && dir_st.st_dev != parent_st.st_dev) {
+  if (mode == CommitMode::atomic && dir_exists &&
+      (dir_st.st_dev != parent_st.st_dev || other_mount(m_dir, parent))) {
     return util::make_error(util::Errc::conflict,
                             util::quote(m_dir) +
                               " is a mount point: an atomic commit swaps the folder itself; "
                               "use --commit inplace with a --state folder inside it");
   }
   const dev_t tree_dev = dir_exists ? dir_st.st_dev : parent_st.st_dev;
-  if (state_st.st_dev != tree_dev) {
+  if (state_st.st_dev != tree_dev || other_mount(m_state, dir_exists ? m_dir : parent)) {
     return util::make_error(util::Errc::conflict,
                             "the state folder " + util::quote(m_state) +
-                              " is on another file system than " + util::quote(m_dir) +
+                              " is on another file system or mount than " + util::quote(m_dir) +
                               ": the new files are staged there and renamed into place, so give "
                               "a --state on DIR's file system");
   }

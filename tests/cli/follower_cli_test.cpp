@@ -271,3 +271,26 @@ TEST_F(cli_follower, UndoWithoutAnApplyIsRefused)
 }
 
 } // namespace
+
+TEST_F(cli_follower, ABindMountedTreeIsRefusedBeforeAnythingIsStaged)
+{
+  const std::string unshare = find_program("unshare");
+  if (unshare.empty()) {
+    GTEST_SKIP() << "unshare(1) is not installed";
+  }
+  make_versions();
+  ASSERT_EQ(tc({"checkout", "1", m_dir}).exit_code, 0);
+  // The tree bind-mounted on itself: the same file system, another mount.
+  const std::string d = delta("1", "2");
+  const RunResult r =
+    run({unshare, "-m", "sh", "-c", "mount --bind \"$0\" \"$0\" && exec \"$1\" apply \"$2\" \"$0\"",
+         m_dir, TREECAST_BIN, d});
+  if (r.err.find("treecast:") == std::string::npos) { // unshare or mount refused
+    GTEST_SKIP() << "no mount namespace here: " << r.err;
+  }
+  EXPECT_EQ(r.exit_code, 6) << r.err;
+  EXPECT_NE(r.err.find("is a mount point: an atomic commit swaps the folder itself"),
+            std::string::npos)
+    << r.err;
+  EXPECT_EQ(compare_trees(m_temp / "v1", m_dir), "");
+}
