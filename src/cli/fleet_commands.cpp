@@ -253,12 +253,20 @@ int run_status(const StoreOptions& store, bool json)
       std::cout << ", transaction " << c["transaction"].value("number", 0) << " for v"
                 << c["transaction"].value("version", 0)
                 << (c["transaction"].value("decided", false) ? " (decided)" : " (voting)");
+      const std::string group = c["transaction"].value("group", "");
+      std::cout << (group.empty() ? "" : ", canaries of group " + group);
+    }
+    if (c.contains("canary") && c["canary"].is_object()) {
+      std::cout << ", canary: group " << c["canary"].value("group", "") << " at v"
+                << c["canary"].value("version", 0);
     }
     std::cout << '\n';
     for (const auto& f : c["followers"]) {
       std::cout << "  " << f.value("id", "") << "  v" << f.value("version", 0) << "  "
                 << f.value("state", "") << "  " << (f.value("alive", false) ? "alive" : "away")
                 << "  seen " << f.value("seen_ms_ago", 0) / 1000 << " s ago";
+      const std::string group = f.value("group", "");
+      std::cout << (group.empty() ? "" : "  group " + group);
       const std::string error = f.value("last_error", "");
       std::cout << (error.empty() ? "" : "  last error: " + error) << '\n';
     }

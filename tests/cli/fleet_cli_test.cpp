@@ -686,6 +686,9 @@ TEST_F(cli_fleet, ACanaryCommitsFirstAndIsRolledBackWhenItsHealthCheckFails)
   const auto s = status();
   EXPECT_EQ(s["channels"][0]["committed"], 2);
   EXPECT_TRUE(s["channels"][0]["canary"].is_null()) << s.dump();
+  const auto plain = run({TREECAST_BIN, "status", "--store", m_store});
+  EXPECT_NE(plain.out.find("  web-1  v2  idle  alive  seen "), std::string::npos) << plain.out;
+  EXPECT_NE(plain.out.find("  group canary"), std::string::npos) << plain.out;
 
   // Refused: a group nobody is in.
   const auto nobody = push({"--canary", "eu-1"});
