@@ -1,5 +1,6 @@
 #include "publisher.hpp"
 
+#include "sync/shown.hpp"
 #include "util/file.hpp"
 
 #include <algorithm>
@@ -7,11 +8,6 @@
 namespace treecast::sync {
 
 namespace {
-
-std::string shown(const wire::VersionRef& v)
-{
-  return "v" + std::to_string(v.number);
-}
 
 std::string joined(const std::vector<std::string>& names)
 {

@@ -2,6 +2,7 @@
 // FETCH, VOTE, ACK and STATUS; and what the daemon reports back.
 
 #include "publisher.hpp"
+#include "sync/shown.hpp"
 #include "util/file.hpp"
 
 #include <nlohmann/json.hpp>
@@ -11,11 +12,6 @@
 namespace treecast::sync {
 
 namespace {
-
-std::string shown(const wire::VersionRef& v)
-{
-  return "v" + std::to_string(v.number);
-}
 
 wire::Error error(wire::ErrorCode code, std::string message)
 {
