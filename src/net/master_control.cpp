@@ -281,9 +281,14 @@ void Master::ended(const sync::TxnReport& r)
   if (c.stage == 1) {
     c.canaries = report;
     std::string sick;
+    // A canary that did not say it committed and is healthy (its commit
+    // failed, its check failed, or it never acknowledged) is not healthy.
     for (const auto& f : r.followers) {
-      if (f.result == wire::AckResult::unhealthy) {
-        sick += (sick.empty() ? "" : "; ") + f.id + ": " + f.reason;
+      if (f.result != wire::AckResult::committed) {
+        sick += (sick.empty() ? "" : "; ") + f.id + ": " +
+                (f.result == wire::AckResult::unhealthy ? f.reason
+                 : f.result                             ? "its commit failed: " + f.reason
+                                                        : std::string("it never acknowledged"));
       }
     }
     if (r.outcome == wire::Outcome::commit && sick.empty()) {

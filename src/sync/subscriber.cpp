@@ -196,6 +196,7 @@ FollowerOutputs Subscriber::done(const Action& action, const std::string& error,
       m_work.reset();
       m_voted = action.txn;
       m_voted_version = action.to;
+      m_voted_group = action.group;
       if (w.one_phase || w.decided == wire::Outcome::commit) {
         finish(Action::Kind::commit, action, out);
       } else if (w.decided == wire::Outcome::abort) {
@@ -275,7 +276,8 @@ void Subscriber::on_decision(const wire::TxnRef& txn, wire::Outcome outcome,
           "", out);
     } else {
       finish(outcome == wire::Outcome::commit ? Action::Kind::commit : Action::Kind::abort,
-             Action{Action::Kind::stage, txn, m_replica.version(), version}, out);
+             Action{Action::Kind::stage, txn, m_replica.version(), version, {}, m_voted_group},
+             out);
     }
   } else if (m_refused && *m_refused == txn) {
     ack(txn, outcome == wire::Outcome::abort ? wire::AckResult::aborted : wire::AckResult::failed,
@@ -330,7 +332,13 @@ void Subscriber::on_heartbeat(std::uint64_t epoch, const wire::VersionRef& commi
       m_phase = Phase::idle;
     } else {
       finish(target == m_staged_version() ? Action::Kind::commit : Action::Kind::abort,
-             Action{Action::Kind::stage, *m_voted, m_replica.version(), m_staged_version()}, out);
+             Action{Action::Kind::stage,
+                    *m_voted,
+                    m_replica.version(),
+                    m_staged_version(),
+                    {},
+                    m_voted_group},
+             out);
       return;
     }
   }

@@ -136,6 +136,7 @@ private:
   std::optional<Work> m_work;
   std::optional<wire::TxnRef> m_voted;   // voted yes: the transaction whose stage waits
   wire::VersionRef m_voted_version;      // that stage's version
+  std::string m_voted_group;             // its transaction's group (a canary's), or empty
   bool m_voted_nothing = false;          // voted yes holding the version already
   std::optional<wire::TxnRef> m_refused; // voted no: waits for the decision to ack it
   std::string m_refused_reason;

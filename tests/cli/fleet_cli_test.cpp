@@ -731,6 +731,28 @@ TEST_F(cli_fleet, ACommitThatAFollowerCannotStandIsItsOwnExitCode)
   expect_same("web-2");
 }
 
+TEST_F(cli_fleet, ACanaryWhoseReloadsAreSpreadStillChecksItsHealthBeforeTheRest)
+{
+  // Reloads spread over an hour, but a canary's is not: its health check
+  // must see it, and decide.
+  follow("web-1", {"--group", "canary", "--exec", "true", "--exec-splay", "1h", "--health",
+                   "grep -q '^ok' $TREECAST_DIR/nginx.conf"});
+  follow("web-2");
+  ASSERT_TRUE(wait_until([&] { return alive(2); }));
+  write_file(m_source + "/nginx.conf", "ok\n");
+  ASSERT_EQ(push().exit_code, 0);
+  fs::copy(m_source, m_temp / "v1", fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  write_file(m_source + "/nginx.conf", "broken\n");
+  const auto r = push({"--canary", "canary"});
+  EXPECT_EQ(r.exit_code, 7) << r.out << r.err;
+  EXPECT_NE(r.out.find("canary canary: web-1  v1  vote yes  unhealthy"), std::string::npos)
+    << r.out;
+  for (const char* id : {"web-1", "web-2"}) {
+    EXPECT_TRUE(wait_until([&] { return compare_trees(m_temp / "v1", dir(id)).empty(); }))
+      << id << ": " << compare_trees(m_temp / "v1", dir(id));
+  }
+}
+
 TEST_F(cli_fleet, SyncOfAChannelTheMasterDoesNotServeSaysSoAtOnce)
 {
   const auto start = std::chrono::steady_clock::now();
