@@ -86,7 +86,10 @@ void Publisher::on_hello(const std::string& peer, const wire::Hello& m, Millis n
   if (m.state == wire::FollowerState::leaving) {
     // A follower that stops says so: it is no voter of the next push (a
     // sync from cron would otherwise count as alive for a while, and a
-    // push then wait for its vote until it timed out).
+    // push then wait for its vote until it timed out). A voter that stops
+    // before it voted refuses: the transaction does not wait for it, nor
+    // commits without it where its vote was needed (a canary alone, or
+    // --min-followers).
     if (known_before == c->followers.end()) {
       return;
     }
@@ -94,7 +97,9 @@ void Publisher::on_hello(const std::string& peer, const wire::Hello& m, Millis n
     if (c->txn) {
       const auto voter = c->txn->voters.find(m.follower);
       if (voter != c->txn->voters.end() && !c->txn->decided && voter->second.vote == Vote::none) {
-        c->txn->voters.erase(voter);
+        voter->second.vote = Vote::no;
+        voter->second.reason = "it stopped before it voted";
+        voter->second.result = wire::AckResult::aborted; // nothing staged: no ACK to wait for
         maybe_decide(*c, now, out);
       } else {
         voting = voter != c->txn->voters.end();

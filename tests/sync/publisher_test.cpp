@@ -600,11 +600,18 @@ TEST_F(PublisherTest, AFollowerThatLeavesIsNoLongerWaitedFor)
   (void)hello("web-2");
   (void)push();
   EXPECT_FALSE(decides(vote("web-1", true)));
-  // web-2 stops before it votes: the transaction does not wait for it.
+  // web-2 stops before it votes: the transaction does not wait for it, and
+  // does not commit without it either.
   const Outputs left = hello("web-2", 1, wire::FollowerState::leaving);
   const wire::Decision* d = decision(left);
   ASSERT_NE(d, nullptr);
-  EXPECT_EQ(d->outcome, Outcome::commit);
+  EXPECT_EQ(d->outcome, Outcome::abort);
+  EXPECT_EQ(d->reason, "web-2 refused: it stopped before it voted");
   EXPECT_FALSE(m_pub.followers("nginx").contains("web-2"));
   EXPECT_TRUE(m_pub.followers("nginx").contains("web-1"));
+  // The next push does not count it.
+  m_now += 100;
+  (void)ack("web-1", wire::AckResult::aborted);
+  (void)push();
+  EXPECT_TRUE(decides(vote("web-1", true)));
 }
