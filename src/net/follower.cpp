@@ -15,6 +15,7 @@
 #include <random>
 #include <thread>
 #include <unistd.h>
+#include <utility>
 
 namespace treecast::net {
 
@@ -147,20 +148,13 @@ private:
       request(*m_dealer, m);
     }
     for (const auto& a : out.actions) {
-      m_worker->post([this, a]() -> Worker::Done {
-        std::string error = m_replica.run(a, *m_pool);
-        return [this, a, error] {
-          m_replica.settle();
-          for (const auto& line : m_replica.take_log()) {
-            m_log(line.level, line.text);
-          }
-          if (!error.empty() && m_options.once && a.kind == sync::Action::Kind::apply) {
-            m_log(util::Level::error, error);
-            m_failed = true;
-          }
-          apply(m_sub.done(a, error, now_ms()));
-        };
-      });
+      // The replica runs one thing at a time: actions wait for a deferred
+      // reload in progress, and go when it is done.
+      if (m_exec_running) {
+        m_held.push_back(a);
+      } else {
+        post(a);
+      }
     }
     for (const auto& line : out.log) {
       m_log(line.level, line.text);
@@ -168,6 +162,24 @@ private:
   }
 
   // STATE/follow.status: what treecast status --dir shows while this runs.
+  void post(const sync::Action& a)
+  {
+    m_worker->post([this, a]() -> Worker::Done {
+      std::string error = m_replica.run(a, *m_pool);
+      return [this, a, error] {
+        m_replica.settle();
+        for (const auto& line : m_replica.take_log()) {
+          m_log(line.level, line.text);
+        }
+        if (!error.empty() && m_options.once && a.kind == sync::Action::Kind::apply) {
+          m_log(util::Level::error, error);
+          m_failed = true;
+        }
+        apply(m_sub.done(a, error, now_ms()));
+      };
+    });
+  }
+
   // --exec-splay: a reload owed is planned at a random moment within the
   // splay, from when it is first seen (after a commit, or at start for one
   // a stopped daemon owed), and runs when the worker has nothing else.
@@ -180,7 +192,7 @@ private:
     const sync::Millis now = now_ms();
     if (m_exec_at == 0) {
       const auto splay = std::max<std::int64_t>(1, m_options.exec_splay.count());
-      m_exec_at = now + static_cast<sync::Millis>(random() % splay);
+      m_exec_at = now + std::uniform_int_distribution<sync::Millis>(0, splay - 1)(m_random);
     }
     if (now < m_exec_at || !m_worker->idle() || m_exec_running) {
       return;
@@ -194,6 +206,9 @@ private:
         m_replica.settle();
         for (const auto& line : m_replica.take_log()) {
           m_log(line.level, line.text);
+        }
+        for (const auto& a : std::exchange(m_held, {})) {
+          post(a);
         }
       };
     });
@@ -294,6 +309,9 @@ private:
   sync::Millis m_next_status = 0;
   sync::Millis m_exec_at = 0; // when the reload owed runs (0: none planned)
   bool m_exec_running = false;
+  std::vector<sync::Action> m_held; // actions that wait for the reload
+  // Seeded per process: each follower of a fleet draws its own splay.
+  std::mt19937_64 m_random{std::random_device{}()};
   std::int64_t m_last_heard = 0; // seconds since the epoch; 0: never
 };
 
