@@ -20,6 +20,14 @@ namespace treecast::core {
 
 namespace {
 
+// The attributes the version left recorded for e's path, when it kept the
+// same type there (the entry stays in place).
+const Xattrs* recorded(const Manifest& from, const Entry& e)
+{
+  const Entry* before = from.find(e.path);
+  return before != nullptr && before->type == e.type ? &before->xattrs : nullptr;
+}
+
 // The entry's type as on disk at parent/name; nullopt when absent.
 std::optional<EntryType> disk_type(int parent, const std::string& name)
 {
@@ -167,9 +175,6 @@ util::Status Follower::roll_forward(const Manifest& to)
   const Owners how = owners && std::string(owners->begin(), owners->end()) == "restore\n"
                        ? Owners::restore
                        : Owners::keep;
-  // Attributes of a scope either version records are the versions' to set
-  // and remove; others on the tree are left be.
-  const unsigned prune = xattr_scope(from) | xattr_scope(to);
 
   // 1. What B drops or turns into another type, deepest first; only while
   //    it is still A's (a path already replaced is left alone).
@@ -217,7 +222,7 @@ util::Status Follower::roll_forward(const Manifest& to)
         renamed = true;
         fault("inplace renamed");
       }
-    } else if (auto s = set_metadata(parent->get(), name, e, shown, how, prune); !s) {
+    } else if (auto s = set_metadata(parent->get(), name, e, shown, how, recorded(from, e)); !s) {
       return s; // in place: its mode, owner or time may have changed
     }
   }
@@ -231,7 +236,8 @@ util::Status Follower::roll_forward(const Manifest& to)
     if (!parent) {
       return parent.error();
     }
-    if (auto s = set_metadata(parent->get(), name, *it, util::join(m_dir, it->path), how, prune);
+    if (auto s = set_metadata(parent->get(), name, *it, util::join(m_dir, it->path), how,
+                              recorded(from, *it));
         !s) {
       return s;
     }

@@ -184,7 +184,7 @@ private:
 } // namespace
 
 util::Status set_metadata(int parent, const std::string& name, const Entry& e,
-                          const std::string& shown, Owners owners, unsigned prune_scope)
+                          const std::string& shown, Owners owners, const Xattrs* recorded_before)
 {
   if (owners == Owners::restore) {
     const auto [uid, gid] = local_owner(e);
@@ -196,18 +196,11 @@ util::Status set_metadata(int parent, const std::string& name, const Entry& e,
     return util::io_error(shown, "cannot set mode", errno);
   }
   // After the owner: a chown clears security.capability.
-  if (e.type != EntryType::symlink && (!e.xattrs.empty() || prune_scope != 0)) {
+  const bool had = recorded_before != nullptr && !recorded_before->empty();
+  if (e.type != EntryType::symlink && (!e.xattrs.empty() || had)) {
     // No *xattrat(): the folder's descriptor, by its name in /proc.
     const std::string path = "/proc/self/fd/" + std::to_string(parent) + "/" + name;
-    Xattrs before;
-    if (prune_scope != 0) {
-      auto found = read_xattrs(path, prune_scope);
-      if (!found) {
-        return found.error();
-      }
-      before = std::move(*found);
-    }
-    if (auto s = apply_xattrs(path, before, e.xattrs); !s) {
+    if (auto s = apply_xattrs(path, had ? *recorded_before : Xattrs{}, e.xattrs); !s) {
       return util::make_error(s.error().code, shown + ": " + s.error().message);
     }
   }

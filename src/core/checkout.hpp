@@ -32,13 +32,13 @@ enum class Owners : std::uint8_t
 
 // Sets what the manifest records of parent/name beyond its content: owner
 // and group (Owners::restore), permission bits (not of symlinks), mtime,
-// and the extended attributes it records. Attributes of prune_scope
-// (core/xattrs.hpp) on it that the entry lacks are removed: an entry kept
-// in place whose attributes changed (0 for a file just written).
-// shown names it in messages.
+// and the extended attributes it records. For an entry kept in place,
+// recorded_before is what the version it leaves recorded: those of its
+// attributes the entry lacks are removed, and no others (attributes no
+// version recorded are left alone). shown names it in messages.
 [[nodiscard]] util::Status set_metadata(int parent, const std::string& name, const Entry& entry,
                                         const std::string& shown, Owners owners,
-                                        unsigned prune_scope = 0);
+                                        const Xattrs* recorded_before = nullptr);
 
 // The uid and gid a manifest entry maps to on this machine.
 [[nodiscard]] std::pair<std::uint32_t, std::uint32_t> local_owner(const Entry& entry);

@@ -47,6 +47,8 @@ util::Result<std::vector<Drift>> Follower::drift(util::Executor& executor)
   const bool cache_ok = m_cache.follows(m_current.id, entries.size());
   // Owners count only where treecast set them.
   const bool owners = m_owners == Owners::restore;
+  // Extended attributes of the scopes the version records, compared exactly.
+  const unsigned scope = xattr_scope(m_current);
   struct Check
   {
     std::size_t entry;
@@ -74,7 +76,8 @@ util::Result<std::vector<Drift>> Follower::drift(util::Executor& executor)
       found.push_back({e.path, "owner"});
     } else if (e.type == EntryType::symlink && item.target != e.target) {
       found.push_back({e.path, "target"});
-    } else if (!e.xattrs.empty() && !xattrs_differ(util::join(m_dir, e.path), e.xattrs).empty()) {
+    } else if (scope != 0 && e.type != EntryType::symlink &&
+               !xattrs_differ(util::join(m_dir, e.path), e.xattrs, scope).empty()) {
       found.push_back({e.path, "xattrs"});
     } else if (e.type == EntryType::file) {
       if (item.key.size != e.size) {

@@ -107,14 +107,8 @@ util::Status apply_xattrs(const std::string& path, const Xattrs& from, const Xat
   return {};
 }
 
-std::string xattrs_differ(const std::string& path, const Xattrs& expected)
+std::string xattrs_differ(const std::string& path, const Xattrs& expected, unsigned scope)
 {
-  unsigned scope = 0;
-  for (const auto& x : expected) {
-    scope |= in_scope(x.first, k_record_acls) && !in_scope(x.first, k_record_xattrs)
-               ? k_record_acls
-               : k_record_xattrs;
-  }
   auto actual = read_xattrs(path, scope);
   if (!actual) {
     return actual.error().message;
@@ -127,6 +121,12 @@ std::string xattrs_differ(const std::string& path, const Xattrs& expected)
     }
     if (it->second != value) {
       return "extended attribute " + name + " differs";
+    }
+  }
+  for (const auto& [name, value] : *actual) {
+    if (std::none_of(expected.begin(), expected.end(),
+                     [&](const auto& x) { return x.first == name; })) {
+      return "extended attribute " + name + " added";
     }
   }
   return "";

@@ -48,10 +48,10 @@ enum XattrScope : unsigned
 [[nodiscard]] util::Status apply_xattrs(const std::string& path, const Xattrs& from,
                                         const Xattrs& to);
 
-// path's attributes, as far as `expected` names them, and those `expected`
-// lacks that a scope would record: "" when they are exactly expected,
-// else what differs (verify, drift).
-[[nodiscard]] std::string xattrs_differ(const std::string& path, const Xattrs& expected);
+// path's attributes of scope against `expected`: "" when they are exactly
+// those, else what differs first (verify, drift).
+[[nodiscard]] std::string xattrs_differ(const std::string& path, const Xattrs& expected,
+                                        unsigned scope);
 
 // The encoding (format): varint count, then per attribute string name,
 // string value; names sorted and unique. A manifest writes a list only
