@@ -108,6 +108,7 @@ util::Status Master::run(const std::atomic<bool>& stop)
     if (ready[4]) {
       m_http.on_readable(metrics, [this] { return metrics_text(); });
     }
+    m_http.expire(metrics);
     if (!m_options.metrics_file.empty() && now_ms() >= m_next_metrics_file) {
       write_metrics_file();
     }

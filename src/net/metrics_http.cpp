@@ -2,6 +2,8 @@
 
 #include "net/sockets.hpp"
 
+#include <vector>
+
 namespace treecast::net {
 
 void MetricsHttp::answer(zmq::socket_t& stream, const std::string& id, const std::string& status,
@@ -25,6 +27,20 @@ void MetricsHttp::answer(zmq::socket_t& stream, const std::string& id, const std
   m_requests.erase(id);
 }
 
+void MetricsHttp::expire(zmq::socket_t& stream)
+{
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<std::string> late;
+  for (const auto& [id, request] : m_requests) {
+    if (now - request.since > std::chrono::seconds(10)) {
+      late.push_back(id);
+    }
+  }
+  for (const auto& id : late) {
+    answer(stream, id, "408 Request Timeout", "request not complete within 10 s\n");
+  }
+}
+
 void MetricsHttp::on_readable(zmq::socket_t& stream, const std::function<std::string()>& body)
 {
   for (int n = 0; n < 100; ++n) {
@@ -46,7 +62,11 @@ void MetricsHttp::on_readable(zmq::socket_t& stream, const std::function<std::st
       answer(stream, id, "503 Service Unavailable", "too many connections\n");
       continue;
     }
-    std::string& request = m_requests[id];
+    auto [slot, fresh] = m_requests.try_emplace(id);
+    if (fresh) {
+      slot->second.since = std::chrono::steady_clock::now();
+    }
+    std::string& request = slot->second.bytes;
     request.append(data.data<char>(), std::min(data.size(), k_max_request + 1 - request.size()));
     const auto end = request.find("\r\n\r\n");
     if (end == std::string::npos) {

@@ -8,6 +8,7 @@
 
 #include <zmq.hpp>
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <string>
@@ -23,12 +24,20 @@ public:
   // Reads what arrived on the STREAM socket; answers whole requests with
   // body() (called only when a request asks for the metrics).
   void on_readable(zmq::socket_t& stream, const std::function<std::string()>& body);
+  // Closes connections whose request has not come whole within 10 s, so
+  // idle clients cannot hold every slot.
+  void expire(zmq::socket_t& stream);
 
 private:
   void answer(zmq::socket_t& stream, const std::string& id, const std::string& status,
               const std::string& body);
 
-  std::map<std::string, std::string> m_requests; // connection id -> bytes so far
+  struct Request
+  {
+    std::string bytes;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::map<std::string, Request> m_requests; // by connection id
 };
 
 } // namespace treecast::net
