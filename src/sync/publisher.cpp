@@ -175,11 +175,16 @@ util::Result<Outputs> Publisher::begin(const PushRequest& push, Millis now)
                                  : committed.empty() ? wire::VersionRef{}
                                                      : committed.front();
   if (prior == push.version) {
-    return util::make_error(
-      util::Errc::usage,
-      shown(push.version) + " of " + c->name + " is " +
-        (push.group.empty() ? "its committed version" : "what group " + push.group + " holds") +
-        " already");
+    // A canary left by an earlier push (one a restarted master did not
+    // finish): the operator chooses.
+    return util::make_error(util::Errc::usage,
+                            shown(push.version) + " of " + c->name + " is " +
+                              (push.group.empty()
+                                 ? "its committed version already"
+                                 : "what group " + push.group +
+                                     " holds already, as a canary: push without --canary to move "
+                                     "the rest of the fleet to it, or roll back to take the "
+                                     "canaries back"));
   }
   Txn t;
   t.push = push;

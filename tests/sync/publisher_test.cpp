@@ -568,6 +568,16 @@ TEST_F(PublisherTest, ACanaryTransactionIsItsGroupsAloneAndLeavesTheCommittedVer
   EXPECT_EQ(h.committed, v(1));
   EXPECT_EQ(h.canary.group, "canary");
   EXPECT_EQ(h.canary.version, v(2));
+  // The same canary again (a restarted master left it): the way on is said.
+  PushRequest again;
+  again.channel = "nginx";
+  again.version = v(2);
+  again.group = "canary";
+  const auto refused = m_pub.begin(again, m_now);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message,
+            "v2 of nginx is what group canary holds already, as a canary: push without --canary "
+            "to move the rest of the fleet to it, or roll back to take the canaries back");
 
   // The same version for everyone: the canary is over.
   (void)m_pub.request("peer-web-1",
