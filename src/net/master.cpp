@@ -66,6 +66,7 @@ util::Status Master::run(const std::atomic<bool>& stop)
     try {
       metrics.bind(tcp(m_options.metrics_host, m_options.metrics_port));
     } catch (const zmq::error_t& e) {
+      (void)::unlink(control_path.c_str()); // nothing answers there
       return util::make_error(
         util::Errc::io, "cannot listen for metrics on " +
                           tcp(m_options.metrics_host, m_options.metrics_port) + ": " + e.what());

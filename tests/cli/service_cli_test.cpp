@@ -252,6 +252,28 @@ std::string http(int port, const std::string& request)
   return response;
 }
 
+TEST_F(cli_service, AMetricsPortThatIsTakenStopsServeAndLeavesNoControlSocket)
+{
+  // A listener of ours holds the port.
+  const int port = free_port_pair();
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  const auto r = run({TREECAST_BIN, "serve", "--store", m_store, "--channel", "nginx=" + m_source,
+                      "--bind", address(), "--metrics", "127.0.0.1:" + std::to_string(port)},
+                     {}, std::chrono::seconds(30));
+  ::close(fd);
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_NE(r.err.find("cannot listen for metrics on tcp://127.0.0.1:" + std::to_string(port)),
+            std::string::npos)
+    << r.err;
+  EXPECT_FALSE(fs::exists(m_store + "/control"));
+}
+
 TEST_F(cli_service, PrometheusScrapesTheFleetAndItsTransactions)
 {
   const int metrics_port = free_port_pair();
