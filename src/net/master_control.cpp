@@ -240,7 +240,7 @@ void Master::dry_run(const std::string& peer, const std::string& dir,
   std::map<std::uint64_t, std::vector<std::string>> held;
   const sync::Millis now = now_ms();
   for (const auto& [id, f] : m_pub.followers(options.channel)) {
-    if (now - f.seen < sync::PublisherOptions{}.alive) {
+    if (m_pub.alive(f, now)) {
       held[f.version.number].push_back(id);
     }
   }

@@ -191,7 +191,7 @@ util::Result<Outputs> Publisher::begin(const PushRequest& push, Millis now)
   t.prior = prior;
   Outputs out;
   for (const auto& [id, f] : c->followers) {
-    if (f.seen + m_options.alive >= now && (push.group.empty() || f.group == push.group)) {
+    if (alive(f, now) && (push.group.empty() || f.group == push.group)) {
       t.voters[id] = FollowerResult{id, f.version, Vote::none, "", std::nullopt};
     }
   }

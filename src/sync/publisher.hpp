@@ -156,6 +156,8 @@ public:
     std::string group; // as its HELLO says
   };
   const std::map<std::string, FollowerInfo>& followers(const std::string& channel) const;
+  // Heard from within PublisherOptions::alive: a voter of the next push.
+  bool alive(const FollowerInfo& f, Millis now) const { return f.seen + m_options.alive >= now; }
   bool in_flight(const std::string& channel) const;
   // The channel's canary (group empty: none).
   wire::Canary canary(const std::string& channel) const;

@@ -317,7 +317,7 @@ std::string Publisher::status_json(const std::string& channel, Millis now) const
         followers.push_back({{"id", id},
                              {"version", f.version.number},
                              {"state", f.state == wire::FollowerState::staged ? "staged" : "idle"},
-                             {"alive", f.seen + m_options.alive >= now},
+                             {"alive", alive(f, now)},
                              {"group", f.group},
                              {"seen_ms_ago", now - f.seen},
                              {"last_error", f.last_error.substr(0, 512)}});
