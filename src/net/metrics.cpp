@@ -1,6 +1,7 @@
 #include "metrics.hpp"
 
 #include <cstdio>
+#include <functional>
 #include <variant>
 
 namespace treecast::net {
@@ -84,53 +85,56 @@ std::string channel_label(const std::string& channel)
 std::string MasterMetrics::render(const sync::Publisher& publisher, const sync::Source& source,
                                   const std::vector<std::string>& channels, sync::Millis now) const
 {
-  const sync::Millis alive = sync::PublisherOptions{}.alive;
   const Channel none;
   auto counts = [&](const std::string& name) -> const Channel& {
     const auto it = m_channels.find(name);
     return it == m_channels.end() ? none : it->second;
   };
   Text t;
+  // One sample per channel, and one per follower of each.
+  const auto per_channel = [&](const char* name, const char* type, const char* help,
+                               const std::function<double(const std::string&)>& value) {
+    t.family(name, type, help);
+    for (const auto& channel : channels) {
+      t.sample(name, channel_label(channel), value(channel));
+    }
+  };
+  const auto per_follower =
+    [&](const char* name, const char* help,
+        const std::function<double(const sync::Publisher::FollowerInfo&)>& value) {
+      t.family(name, "gauge", help);
+      for (const auto& channel : channels) {
+        for (const auto& [id, f] : publisher.followers(channel)) {
+          t.sample(name, channel_label(channel) + ",follower=\"" + label_value(id) + "\"",
+                   value(f));
+        }
+      }
+    };
   t.family("treecast_build_info", "gauge", "The treecast serving, by version.");
   t.sample("treecast_build_info", "version=\"" TREECAST_VERSION "\"", 1);
 
-  t.family("treecast_committed_version", "gauge", "The channel's committed version number.");
-  for (const auto& name : channels) {
-    const auto committed = source.committed(name, 1);
-    t.sample("treecast_committed_version", channel_label(name),
-             static_cast<double>(committed.empty() ? 0 : committed.front().number));
-  }
-  t.family("treecast_transaction_in_flight", "gauge", "1 while the channel has a transaction.");
-  for (const auto& name : channels) {
-    t.sample("treecast_transaction_in_flight", channel_label(name),
-             publisher.in_flight(name) ? 1 : 0);
-  }
-  t.family("treecast_followers_alive", "gauge",
-           "Followers heard from in the last 5 seconds, per channel.");
-  for (const auto& name : channels) {
-    std::size_t n = 0;
-    for (const auto& [id, f] : publisher.followers(name)) {
-      n += now - f.seen < alive ? 1 : 0;
-    }
-    t.sample("treecast_followers_alive", channel_label(name), static_cast<double>(n));
-  }
-  t.family("treecast_follower_version", "gauge", "The version each follower last said it holds.");
-  for (const auto& name : channels) {
-    for (const auto& [id, f] : publisher.followers(name)) {
-      t.sample("treecast_follower_version",
-               channel_label(name) + ",follower=\"" + label_value(id) + "\"",
-               static_cast<double>(f.version.number));
-    }
-  }
-  t.family("treecast_follower_alive", "gauge",
-           "1 if the follower was heard from in the last 5 seconds.");
-  for (const auto& name : channels) {
-    for (const auto& [id, f] : publisher.followers(name)) {
-      t.sample("treecast_follower_alive",
-               channel_label(name) + ",follower=\"" + label_value(id) + "\"",
-               now - f.seen < alive ? 1 : 0);
-    }
-  }
+  per_channel("treecast_committed_version", "gauge", "The channel's committed version number.",
+              [&](const std::string& c) {
+                const auto committed = source.committed(c, 1);
+                return static_cast<double>(committed.empty() ? 0 : committed.front().number);
+              });
+  per_channel("treecast_transaction_in_flight", "gauge", "1 while the channel has a transaction.",
+              [&](const std::string& c) { return publisher.in_flight(c) ? 1.0 : 0.0; });
+  per_channel("treecast_followers_alive", "gauge",
+              "Followers heard from in the last 5 seconds, per channel.",
+              [&](const std::string& c) {
+                std::size_t n = 0;
+                for (const auto& [id, f] : publisher.followers(c)) {
+                  n += publisher.alive(f, now) ? 1 : 0;
+                }
+                return static_cast<double>(n);
+              });
+  per_follower(
+    "treecast_follower_version", "The version each follower last said it holds.",
+    [](const sync::Publisher::FollowerInfo& f) { return static_cast<double>(f.version.number); });
+  per_follower(
+    "treecast_follower_alive", "1 if the follower was heard from in the last 5 seconds.",
+    [&](const sync::Publisher::FollowerInfo& f) { return publisher.alive(f, now) ? 1.0 : 0.0; });
   t.family("treecast_transactions_total", "counter",
            "Transactions ended since serve started, by outcome.");
   for (const auto& name : channels) {
@@ -140,12 +144,9 @@ std::string MasterMetrics::render(const sync::Publisher& publisher, const sync::
     t.sample("treecast_transactions_total", channel_label(name) + ",outcome=\"abort\"",
              static_cast<double>(c.aborted));
   }
-  t.family("treecast_transactions_timed_out_total", "counter",
-           "Transactions that ended because votes or acks did not come in time.");
-  for (const auto& name : channels) {
-    t.sample("treecast_transactions_timed_out_total", channel_label(name),
-             static_cast<double>(counts(name).timed_out));
-  }
+  per_channel("treecast_transactions_timed_out_total", "counter",
+              "Transactions that ended because votes or acks did not come in time.",
+              [&](const std::string& c) { return static_cast<double>(counts(c).timed_out); });
   t.family("treecast_transaction_duration_seconds", "histogram",
            "From a transaction's PREPARE to its last ack (or its end without them).");
   for (const auto& name : channels) {
@@ -171,18 +172,16 @@ std::string MasterMetrics::render(const sync::Publisher& publisher, const sync::
     t.sample("treecast_delta_bytes_sent_total", channel_label(name) + ",how=\"inline\"",
              static_cast<double>(c.inline_bytes));
   }
-  t.family("treecast_delta_cache_hits_total", "counter",
-           "Pushes and fetches from a delta's first byte that found the delta made.");
-  for (const auto& name : channels) {
-    t.sample("treecast_delta_cache_hits_total", channel_label(name),
-             static_cast<double>(publisher.delta_cache(name).hits + counts(name).pushes.hits));
-  }
-  t.family("treecast_delta_cache_misses_total", "counter",
-           "Deltas that had to be made for a push or a fetch.");
-  for (const auto& name : channels) {
-    t.sample("treecast_delta_cache_misses_total", channel_label(name),
-             static_cast<double>(publisher.delta_cache(name).misses + counts(name).pushes.misses));
-  }
+  per_channel("treecast_delta_cache_hits_total", "counter",
+              "Pushes and fetches from a delta's first byte that found the delta made.",
+              [&](const std::string& c) {
+                return static_cast<double>(publisher.delta_cache(c).hits + counts(c).pushes.hits);
+              });
+  per_channel("treecast_delta_cache_misses_total", "counter",
+              "Deltas that had to be made for a push or a fetch.", [&](const std::string& c) {
+                return static_cast<double>(publisher.delta_cache(c).misses +
+                                           counts(c).pushes.misses);
+              });
   return t.take();
 }
 
